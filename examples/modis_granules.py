@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> dict:
                    help="xlstsr method needing no guide (this example reads no NDVI)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     args = p.parse_args(argv)
+    # a file named as the folder (or above it): mkdir's raw FileExistsError traceback
+    blocked = next((q for q in [Path(args.out), *Path(args.out).parents]
+                    if q.exists() and not q.is_dir()), None)
+    if blocked is not None:
+        p.error(f"--out {args.out}: {blocked} is a file, not a folder; give a folder for the "
+                "outputs (made if missing)")
     if not (Path(args.data) / "mod11a1_hdf").is_dir():  # a raw traceback, after an empty --out
         p.error(f"--data {args.data}: no mod11a1_hdf/ in it; pass the shared data folder "
                 "(the one holding mod11a1_hdf/)")

@@ -65,6 +65,12 @@ def main(argv: list[str] | None = None) -> dict:
                    "checkpoints/last.ckpt, epoch=*-step=*.ckpt and its logs/xlstsr/version_*/ "
                    "are removed first; other files in those folders are kept)")
     args = p.parse_args(argv)
+    # a file named as the folder (or above it): mkdir's raw FileExistsError traceback
+    blocked = next((q for q in [Path(args.out), *Path(args.out).parents]
+                    if q.exists() and not q.is_dir()), None)
+    if blocked is not None:
+        p.error(f"--out {args.out}: {blocked} is a file, not a folder; give a folder for the "
+                "outputs (made if missing)")
     if not (Path(args.data) / "modis_h18v04_2020").is_dir():  # a raw traceback, after an empty --out
         p.error(f"--data {args.data}: no modis_h18v04_2020/ in it; pass the shared data folder "
                 "(the one holding modis_h18v04_2020/)")

@@ -159,7 +159,7 @@ def test_a_calibration_does_not_pair_other_dates_by_position(sr, s):
 
     truth = s["lst_250m"]
     later = truth.assign_coords(time=truth.time + np.timedelta64(3, "D"))
-    with pytest.raises(errors.XlstsrError, match=r"labels differ.*truth.sel\(time="):
+    with pytest.raises(errors.XlstsrError, match=r"labels differ.*share no step"):
         fit_calibration(sr, later)
     # the same dates in another order are paired by label: the same fit
     a, b = fit_calibration(sr, truth), fit_calibration(sr, truth.isel(time=[1, 0]))
@@ -225,7 +225,7 @@ def test_estimate_offset_refuses_swapped_arguments(s):
 
 def test_estimate_offset_does_not_pair_other_dates_by_position(s):
     fine = s["lst_250m"].assign_coords(time=s["lst_250m"].time + np.timedelta64(3, "D"))
-    with pytest.raises(errors.GridError, match=r"labels differ.*fine.sel\(time="):
+    with pytest.raises(errors.GridError, match=r"labels differ.*share no step"):
         xlstsr.estimate_offset(fine, s["lst_1km"])
 
 

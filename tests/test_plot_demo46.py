@@ -142,7 +142,8 @@ def test_comparison_advice_for_a_dict_of_results_works(scene, tmp_path):
     # before: `result = result.sel(time=upscaled['time'])`: a KeyError on the dict
     with pytest.raises(GridError) as err:
         plot.comparison(lst, upscaled, path=tmp_path / "x.png")
-    advice = "upscaled['a'] = upscaled['a'].sel(time=upscaled['b']['time'])"
+    # (session 51: `.sel(time=upscaled['b']['time'])` raised KeyError: a lacks b's last step)
+    advice = "upscaled['a'] = upscaled['a'].sel(time=common)"
     assert advice in str(err.value)
     common = "common = upscaled['b'].indexes['time'].intersection(upscaled['a'].indexes['time'])"
     assert common in str(err.value)
@@ -154,8 +155,8 @@ def test_comparison_advice_for_a_dict_of_results_works(scene, tmp_path):
     for kw, var in ((dict(coarse=lst.isel(time=[0, 1])), "coarse"),
                     (dict(coarse=lst, truth=truth.isel(time=[0, 1])), "truth")):
         args = {"coarse": kw["coarse"], "upscaled": {"b": sr}, "truth": kw.get("truth")}
-        with pytest.raises(GridError) as err:
-            plot.comparison(**args, path=tmp_path / "x.png")
+        with pytest.raises(GridError) as err:  # (a step the other lacks is drawn)
+            plot.comparison(**args, index={"time": 2}, path=tmp_path / "x.png")
         step = f"common = upscaled['b'].indexes['time'].intersection({var}.indexes['time'])"
         assert step in str(err.value) and "upscaled['time']" not in str(err.value)
         env = {"upscaled": {"b": sr}, var: args[var]}

@@ -11,7 +11,8 @@ that need no display are drawn on a :class:`matplotlib.figure.Figure` of their o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,14 @@ import pandas as pd
 import xarray as xr
 from affine import Affine
 
-from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
+from .errors import (
+    AllNaNError,
+    GridError,
+    InputTypeError,
+    PhysicalRangeError,
+    UndeclaredFillError,
+    XlstsrError,
+)
 from .grid import same_axis
 from .validate import decoded_label, north_up_flips, require_latlon_crs, spatial_names
 
@@ -110,10 +118,12 @@ def _is_date(v: Any) -> bool:
 
 def _date_text(v: Any) -> str:
     """A label for a title: a date as YYYY-MM-DD, with the time of day when it has one
-    (datetime64 and cftime alike: a cftime date read '2020-07-03 00:00:00'); others as they
-    are."""
+    (datetime64 and cftime alike: a cftime date read '2020-07-03 00:00:00'); a missing date
+    (NaT) as ``no date (NaT)``; others as they are."""
     if np.asarray(v).dtype.kind == "M":
         t = pd.Timestamp(v)
+        if t is pd.NaT:  # a date that failed to decode (a CF fill): NaT has no normalize()
+            return "no date (NaT)"
         return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
     if _is_date(v):
         day = (v.hour, v.minute, v.second, getattr(v, "microsecond", 0)) == (0, 0, 0, 0)
@@ -233,9 +243,13 @@ def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
 
 def _finish(fig: Any, path: str | Path | None) -> Any:
     """Save the figure to ``path`` (110 dpi), its missing parent folders made now that the
-    inputs are checked, and, if pyplot manages it, close it."""
+    inputs are checked, and, if pyplot manages it, close it. A file at ``path`` is replaced; a
+    symbolic link there is replaced itself, as the other outputs replace theirs: savefig wrote
+    through it, over the file it pointed to (a user's own file outside the output path)."""
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if Path(path).is_symlink():
+            Path(path).unlink()
         fig.savefig(path, dpi=110)
         if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure (not headless)
             import matplotlib.pyplot as plt
@@ -304,6 +318,21 @@ def _north_up_order(da: xr.DataArray) -> xr.DataArray:
     drawn upside down beside upscale's north-up result, and subtracted from it mirrored."""
     flip = north_up_flips(da, da.rio.y_dim, da.rio.x_dim)
     return da.isel(flip) if flip else da
+
+
+@contextmanager
+def _in_step_drawn(steps: list[str]) -> Iterator[None]:
+    """Refusals of the values of a field's step drawn (an undeclared fill, values out of the
+    physical range) with that step named: "covers 23% of the valid pixels of an image" did not
+    say which, and a user drawing another date was told that *its* figure held a fill."""
+    try:
+        yield
+    except (UndeclaredFillError, PhysicalRangeError) as err:
+        text = str(err)
+        if not steps or " of an image" not in text:
+            raise
+        raise type(err)(text.replace(" of an image", f" of the image drawn ({', '.join(steps)})",
+                                     1)) from None
 
 
 def _image(da: xr.DataArray, index: dict[str, int]) -> xr.DataArray:
@@ -569,6 +598,9 @@ def comparison(
     path : path, optional
         Write a PNG there: a local file (or a ``file://`` URL of one); another URL
         (``s3://...``) raises XlstsrError.
+        An existing file there is replaced without asking, as matplotlib's ``savefig``
+        replaces it (``xlstsr scaling --figure`` asks for ``--overwrite``); a symbolic link
+        there is replaced itself, the file it points to left as it is.
     title : str, optional
         Figure title; the step drawn (``time=2020-07-03``) is appended in parentheses, and
         is the title alone without one.
@@ -579,6 +611,8 @@ def comparison(
         With ``path``, drawn off pyplot (the matplotlib backend is left as it is); without,
         made with pyplot on the user's backend (``plt.savefig`` / ``plt.show()`` work). Lazy
         (dask) inputs are computed once, together.
+        Only the step drawn of each field is read and checked, in memory or lazy (values
+        of another step do not stop it); a truth needs only that step.
 
     Raises
     ------
@@ -628,13 +662,33 @@ def comparison(
     results = {k: v if v is last else pair_steps(v, last, f"result {k!r}", "last result",
                                                   var=f"upscaled[{k!r}]", like_var=last_var)
                for k, v in results.items()}
-    # results in Kelvin too: one in degC was drawn at 40 beside a 313 K input
-    results = {k: _drawn_result(v, k) for k, v in results.items()}
-    last = list(results.values())[-1]
-    # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
-    # are, on one colour scale with the Kelvin results)
-    coarse = _same_steps(last, _drawn_kelvin(coarse, check_fill=True, what="coarse input"),
-                         "coarse", index, last_var)
+    # the input on the result's steps by label (labels only: no value read yet)
+    coarse = _same_steps(last, coarse, "coarse", index, last_var)
+    # the step drawn of each field picked before any value is decoded and checked: an
+    # in-memory cube was checked whole, a good step refused for another step's fill or
+    # diverged values (the same cube lazy drew it), and the check's time grew with the cube.
+    # Kept as steps of one label each (the pairing and the messages read them); ``local``: the
+    # index along those fields
+    lead = [d for d in last.dims if d not in (last.rio.y_dim, last.rio.x_dim)]
+    _check_index(index if not isinstance(index, Mapping) else
+                 {k: v for k, v in index.items() if k in lead}, list(results.values()),
+                 list(backs.values()))
+    pick = {d: [int(index.get(d, 0)) % last.sizes[d]] for d in lead if last.sizes[d]}
+    local = {k: v for k, v in index.items() if k not in pick}
+    whole = [coarse, *results.values()]  # every step's labels, for the title
+    at = {d: p[0] for d, p in pick.items()}
+    drawn = _steps_drawn(whole, at)
+
+    def step_of(da: xr.DataArray) -> xr.DataArray:
+        return da.isel({d: p for d, p in pick.items() if d in da.dims})
+
+    with _in_step_drawn(drawn):
+        # results in Kelvin too: one in degC was drawn at 40 beside a 313 K input
+        results = {k: _drawn_result(step_of(v), k) for k, v in results.items()}
+        # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as
+        # they are, on one colour scale with the Kelvin results)
+        coarse = _drawn_kelvin(step_of(coarse), check_fill=True, what="coarse input")
+    last_whole, last = whole[-1], list(results.values())[-1]
     # the input and the results side by side: the same ground (the truth's grid is checked
     # against the last result's below)
     _check_same_ground([("coarse input", "coarse", coarse, coarse_back)] + [
@@ -642,7 +696,17 @@ def comparison(
          v, backs[k]) for k, v in results.items()])
     if truth is not None:
         _need_dataarray("truth", truth)
-        truth = _same_steps(last, _decoded(truth), "truth", index, last_var)
+        # paired on the step drawn only: a truth of some of the result's dates (ASTER or
+        # Landsat scenes exist on few) was refused even for a step it has
+        try:
+            truth = _same_steps(last, truth, "truth", local, last_var)
+        except GridError:
+            # refused in the whole result's terms where it refuses too (its counts of steps,
+            # and the steps both have, which work when followed)
+            _same_steps(last_whole, truth, "truth", index, last_var)
+            raise
+        with _in_step_drawn(drawn):
+            truth = _decoded(truth)
         ty, tx = truth.rio.y_dim, truth.rio.x_dim
         ly, lx = last.rio.y_dim, last.rio.x_dim
         # compared as drawn, both north-up (_image): a south-up truth of the result's grid is
@@ -660,13 +724,14 @@ def comparison(
                 "them pixel by pixel; put the truth on the result's grid first "
                 "(`truth.rio.reproject_match(result)`), or draw it with xlstsr.plot.truth_maps"
             )
-    _check_index(index, [coarse, *results.values(), *([truth] if truth is not None else [])],
+    _check_index(local, [coarse, *results.values(), *([truth] if truth is not None else [])],
                  [coarse_back, *backs.values(), *([truth_back] if truth is not None else [])])
     shown = [("input", "the coarse input", coarse)] + [
         (k, f"the result {k!r}", v) for k, v in results.items()]
     if truth is not None:
         shown.append(("truth", "the truth", truth))
-    images = _load([_image(da, index) for _, _, da in shown])  # each lazy input computed once
+    with _in_step_drawn(drawn):  # each lazy input computed once (its checks run there)
+        images = _load([_image(da, local) for _, _, da in shown])
     for (_, name, da), img in zip(shown, images):
         if not np.isfinite(np.asarray(img.values, np.float64)).any():  # a blank map, NaN limits
             raise AllNaNError(
@@ -699,7 +764,7 @@ def comparison(
         axes[-1].set_axis_off()
         fig.colorbar(im2, ax=axes[-1], shrink=0.8, label="K")
     # the step drawn named: the figures of two dates carried the same text
-    heading = _titled(title, _steps_drawn([da for _, _, da in shown], index))
+    heading = _titled(title, _steps_drawn([*whole, *([truth] if truth is not None else [])], at))
     if heading:
         fig.suptitle(heading)
     return _finish(fig, path)
@@ -837,6 +902,9 @@ def scaling(
         Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is):
         a local file (or a ``file://`` URL of one); another URL (``s3://...``) raises
         XlstsrError. Without a path the figure is made with pyplot, on the user's backend.
+        An existing file there is replaced without asking, as matplotlib's ``savefig``
+        replaces it (``xlstsr scaling --figure`` asks for ``--overwrite``); a symbolic link
+        there is replaced itself, the file it points to left as it is.
 
     Returns
     -------
@@ -959,6 +1027,9 @@ def compare(
         Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is):
         a local file (or a ``file://`` URL of one); another URL (``s3://...``) raises
         XlstsrError. Without a path the figure is made with pyplot, on the user's backend.
+        An existing file there is replaced without asking, as matplotlib's ``savefig``
+        replaces it (``xlstsr scaling --figure`` asks for ``--overwrite``); a symbolic link
+        there is replaced itself, the file it points to left as it is.
 
     Returns
     -------
@@ -1063,6 +1134,41 @@ def compare(
     return _finish(fig, path)
 
 
+#: source pixels kept around the truth's ground by :func:`_truth_window`: the bilinear
+#: kernel's reach (one pixel) and the rounding of a reprojected box, with room to spare
+_TRUTH_MARGIN_PX = 3
+
+
+def _truth_window(da: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:
+    """``da`` (a 2-D field in (y, x) order) cropped, by exact selection of its own pixels, to
+    the truth's bounds in ``da``'s CRS, :data:`_TRUTH_MARGIN_PX` pixels wider each way: what
+    its resampling onto the truth's grid reads (the maps are the same). Left whole where the
+    bounds cannot be told (no CRS, no labels, bounds that do not transform) or where none of
+    its pixels lies there (refused later, in the words of that check)."""
+    if da.rio.crs is None or truth.rio.crs is None:
+        return da
+    te, de = _edges(truth), _edges(da)
+    if te is None or de is None:
+        return da
+    bounds = (te["x"][0], te["y"][0], te["x"][1], te["y"][1])
+    if truth.rio.crs != da.rio.crs:
+        from rasterio.warp import transform_bounds
+
+        bounds = transform_bounds(truth.rio.crs, da.rio.crs, *bounds, densify_pts=21)
+    if not np.isfinite(bounds).all():
+        return da
+    keep = {}
+    for axis, lo, hi in (("x", bounds[0], bounds[2]), ("y", bounds[1], bounds[3])):
+        dim = da.rio.x_dim if axis == "x" else da.rio.y_dim
+        m = _TRUTH_MARGIN_PX * de[axis][2]
+        at = np.flatnonzero((np.asarray(da[dim].values, np.float64) >= lo - m)
+                            & (np.asarray(da[dim].values, np.float64) <= hi + m))
+        if not at.size:
+            return da
+        keep[dim] = slice(int(at[0]), int(at[-1]) + 1)  # labels run one way: one run of pixels
+    return da.isel(keep)
+
+
 def truth_maps(
     coarse: xr.DataArray,
     results: Mapping[str, xr.DataArray],
@@ -1089,6 +1195,9 @@ def truth_maps(
     path : path, optional
         Write a PNG there: a local file (or a ``file://`` URL of one); another URL
         (``s3://...``) raises XlstsrError.
+        An existing file there is replaced without asking, as matplotlib's ``savefig``
+        replaces it (``xlstsr scaling --figure`` asks for ``--overwrite``); a symbolic link
+        there is replaced itself, the file it points to left as it is.
     title : str, optional
         Figure title; the step drawn (``time=2020-07-03``) is appended in parentheses, and
         is the title alone without one.
@@ -1099,6 +1208,8 @@ def truth_maps(
         With ``path``, drawn off pyplot (the matplotlib backend is left as it is); without,
         made with pyplot on the user's backend (``plt.savefig`` / ``plt.show()`` work). Lazy
         (dask) inputs are computed once, together.
+        Only each field's pixels around the truth's ground are read and checked (a lazy
+        result of a whole tile is computed there only).
 
     Raises
     ------
@@ -1147,6 +1258,10 @@ def truth_maps(
     # one date: a result of one date minus the truth of another was drawn as its error map
     _check_same_dates([("truth", "truth", truth), ("coarse input", "coarse", coarse),
                        *((f"result {k!r}", f"results[{k!r}]", v) for k, v in results.items())])
+    # only the ground the truth covers read, decoded and checked (as drawn): a lazy result of
+    # a whole tile was computed whole for a truth of a few km (and the input read whole)
+    coarse = _truth_window(coarse, truth)
+    results = {k: _truth_window(v, truth) for k, v in results.items()}
     # north-up first: every field is reprojected onto the truth's grid as stored, so a
     # south-up truth (ascending y) turned every panel upside down
     truth = north_up(_decoded(truth))

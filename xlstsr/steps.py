@@ -1568,10 +1568,7 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 + (_cf_label_hint(like, other, dim, what, like_what, var, like_var)
                    or _label_hint(like_lab, lab, dim, what, var, like_var,
                                   _step_overpasses(like, dim), _overpass_values(like, dim)) or
-                   f"give the {what} of the same steps (`{var} = {var}.sel({dim}="
-                   f"{like_var}['{dim}'])`), or keep the steps both have: `common = "
-                   f"{like_var}.indexes['{dim}'].intersection({var}.indexes['{dim}'])`, then "
-                   f"`{like_var}.sel({dim}=common)` and `{var}.sel({dim}=common)`.")
+                   _missing_steps_fix(like_lab, lab, dim, what, like_what, var, like_var))
             )
         if isinstance(like_lab, pd.MultiIndex) or isinstance(lab, pd.MultiIndex):
             if not like_lab.equals(lab):
@@ -1585,6 +1582,21 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 {dim: (dim, like[dim].values, dict(like[dim].attrs))})
         other = _check_step_overpasses(other, like, dim, what, like_what, var)
     return other
+
+
+def _missing_steps_fix(like_lab: pd.Index, lab: pd.Index, dim: Any, what: str,
+                       like_what: str, var: str, like_var: str) -> str:
+    """The fix for ``like`` steps that ``other`` lacks (where no hint on the labels' kind
+    applies): keep the steps both have, both variables assigned; none shared, no selection.
+    "Give the truth of the same steps (`truth = truth.sel(time=sr['time'])`)" was offered
+    first, and raised KeyError whenever it was followed: the refusal fires exactly where some
+    of those labels are missing."""
+    if not len(like_lab.intersection(lab)):
+        return (f"they share no step: give the {what} of the {like_what}'s steps (read it again "
+                f"from its source), or pair it with a {like_what} of its own steps.")
+    return (f"keep the steps both have: `common = {like_var}.indexes['{dim}'].intersection("
+            f"{var}.indexes['{dim}'])`, then `{like_var} = {like_var}.sel({dim}=common)` and "
+            f"`{var} = {var}.sel({dim}=common)`.")
 
 
 def _scalar_step_fix(other: xr.DataArray, like: xr.DataArray, dim: Any, var: str) -> str:
