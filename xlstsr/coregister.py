@@ -321,11 +321,17 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str,
         -1, fine.sizes[gy], fine.sizes[gx])
     if radiometric is not False:
         said, has_fill = _stored_scale(fine, imgs, lst_stats)
-        if said:
-            if errors == "raise":
-                raise (UndeclaredFillError if has_fill else ScaledIntegerError)(said)
-            warn(said)
-            return
+    else:  # a guide: no stored temperature, but its stored 0 on a large share is a fill
+        v = np.asarray(imgs, np.float64)
+        v = v[np.isfinite(v)]
+        zero = _stored_zero_share(v[:: max(1, v.size // 200_000)]) if v.size >= 10 else None
+        said = "" if zero is None else _stored_zero_said(zero, float(np.median(v[v != 0])))
+        has_fill = zero is not None
+    if said:
+        if errors == "raise":
+            raise (UndeclaredFillError if has_fill else ScaledIntegerError)(said)
+        warn(said)
+        return
     for img in imgs:
         found = suspect_guide_fill(img)
         if found is not None:
@@ -357,6 +363,50 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str,
         warn(str(err))
 
 
+def _mask_border_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> xr.DataArray:
+    """``fine`` with a constant border band masked (:func:`xlstsr.kernels.coregister.
+    constant_border`: one exact value on whole edge rows / columns or a corner block, as a warp
+    without a nodata value leaves around a scene), after refusing it (``errors="raise"``),
+    warning (``"warn"``) or, with ``"ignore"``, without a word: a caller that judges the field
+    itself (the guide's offset check under ``guide_offset='auto'``). A 0 border on 4 % of an
+    NDVI's pixels hides among genuine NDVI near 0 (no spread-based fill check finds it): read
+    as data it put the estimate 330 m off, "reliable", and the guide was moved by it. Left out,
+    the estimate is that of the field with the fill declared: a constant band holds no pattern
+    to align, so masking it costs only pixels even where it is data."""
+    lead = [d for d in fine.dims if d not in (gy, gx)]
+    src = fine.transpose(*lead, gy, gx)
+    vals = np.asarray(src.values)
+    imgs = vals.reshape(-1, src.sizes[gy], src.sizes[gx])
+    found = []
+    for img in imgs:
+        img = np.asarray(img, np.float64)
+        # counted in the squares of a field resampled by nearest neighbour: two equal squares
+        # of such an LST at a corner are no band
+        found.append(_kc.constant_border(img, block=nearest_block_size(img)))
+    first = next((b for b in found if b is not None), None)
+    if first is None:
+        return fine
+    v = int(first.value) if first.value.is_integer() else first.value
+    n = sum(b is not None for b in found)
+    where = first.where + (f" (in {n} of its {len(found)} images)" if len(found) > 1 else "")
+    share = float(np.mean([b.mask.mean() for b in found if b is not None]))
+    said = (f"the fine field holds {v!r} on {where}, about {share:.1%} of its pixels with those "
+            f"next to them: a constant band along its edge, as a warp without a nodata value "
+            f"leaves around a scene (gdalwarp without -dstnodata), an undeclared fill. Read as "
+            f"data it pulls the estimate off (330 m for a 0 border on 4 % of an NDVI's "
+            f"pixels). Mask it: `fine = fine.where(fine != {v!r})`, or declare it where the file "
+            f"is made (`gdalwarp -dstnodata {v!r}`, then read with `rioxarray.open_rasterio("
+            f"path, masked=True)`)")
+    if errors == "raise":
+        raise UndeclaredFillError(said + "; if it is data, pass errors='warn': the estimate then "
+                                  "leaves it out.")
+    if errors == "warn":
+        warn(said + ". It is left out of the estimate.")
+    mask = np.stack([np.zeros(imgs.shape[1:], bool) if b is None else b.mask for b in found])
+    out = np.where(mask.reshape(vals.shape), np.nan, vals.astype(np.float64, copy=False))
+    return src.copy(data=out).transpose(*fine.dims)
+
+
 #: the widest inter-quartile range (K, once scaled) of a stored temperature without units: a
 #: scene's LST spreads less (ASTER pair 001: 5 K), an NDVI x 10000 of the same median more
 _STORED_IQR_K = 30.0
@@ -382,6 +432,27 @@ def _median_spread(lst: xr.DataArray) -> tuple[float, float]:
         return np.nan, np.nan
     p1, p50, p99 = np.percentile(v, [1, 50, 99])
     return float(p50), float(p99 - p1)
+
+
+def _stored_zero_share(vals: np.ndarray) -> float | None:
+    """The share of stored 0s among the valid values ``vals`` where they are a fill: at least
+    :data:`~xlstsr.validate.FILL_SHARE` of them beside others whose median is far above any
+    Kelvin or NDVI (> 1000: stored numbers, among which an exact 0 on that share is no
+    measurement); else None."""
+    nonzero = vals[vals != 0]
+    if (nonzero.size >= 10 and nonzero.size <= (1 - FILL_SHARE) * vals.size
+            and float(np.median(nonzero)) > 1000.0):
+        return 1.0 - nonzero.size / vals.size
+    return None
+
+
+def _stored_zero_said(share: float, median: float) -> str:
+    """The refusal of a stored 0 on ``share`` of a field whose other values (``median``) are
+    stored numbers of no temperature (:func:`_stored_zero_share`)."""
+    return (f"the fine field holds 0 on {share:.0%} of its valid pixels beside stored numbers "
+            f"(median {median:.6g}, none near 0): an undeclared fill (a 0 written outside the "
+            "scene or under clouds), read as data it decorrelates the fields. Mask it: `fine = "
+            "fine.where(fine != 0)`, or declare it (`fine.attrs['_FillValue'] = 0`).")
 
 
 def _scene_iqr(vals: np.ndarray, k: float, has_fill: bool) -> float:
@@ -426,15 +497,14 @@ def _stored_scale(fine: xr.DataArray, imgs: np.ndarray,
     vals = np.concatenate(parts) if parts else np.empty(0)
     if vals.size < 10:
         return "", False
-    nonzero = vals[vals != 0]
-    if fill is None and nonzero.size >= 10 and nonzero.size <= (1 - FILL_SHARE) * vals.size \
-            and float(np.median(nonzero)) > 1000.0:
+    zero = _stored_zero_share(vals) if fill is None else None
+    if zero is not None:
         # a stored 0 on a large share beside values far above any Kelvin is the fill whatever
         # else the field holds: near a scene corner ASTER's ring at 2000 widened the others'
         # quartiles, so 0 was not "far outside" them, and the raw K x 10 crop was used as a
         # guide (28 % stored 0: shift 188 m for the decoded field's 139 m, "reliable")
-        fill, share = 0.0, 1.0 - nonzero.size / vals.size
-        vals = nonzero
+        fill, share = 0.0, zero
+        vals = vals[vals != 0]
     med = float(np.median(vals))
     if not med > 1000.0:  # no Kelvin: a stored scale's values are 1800-35000
         return "", False
@@ -451,7 +521,9 @@ def _stored_scale(fine: xr.DataArray, imgs: np.ndarray,
                 and _scene_iqr(vals, f[0], fill is not None) * f[0] <= _STORED_IQR_K
                 and not (p99 - p1) * f[0] < _STORED_SPREAD_SHARE * spread]
     if not fits:
-        return "", False
+        # no temperature (an NDVI x 10000): the stored 0 found above is still a fill (it was
+        # dropped here, and the field used with it as data)
+        return (_stored_zero_said(zero, med) if zero is not None else ""), zero is not None
     k, _, what, kelvin = fits[0]
     if fill is not None:
         fill = int(fill) if float(fill).is_integer() else float(fill)
@@ -719,7 +791,10 @@ def estimate_offset(
         (one value on a large share of it, far outside the rest: ASTER's 0) raises
         :class:`~xlstsr.errors.UndeclaredFillError` with ``"raise"``, warns with ``"warn"``,
         as does a temperature in a stored scale (ASTER's Kelvin x 10), named with its decoding
-        (unless ``radiometric=False``: a guide).
+        (unless ``radiometric=False``: a guide). A constant band along the fine field's edge
+        (one exact value on 2 or more whole edge rows / columns, or on a corner block: a warp
+        without a nodata value) raises it too with ``"raise"``; with ``"warn"`` (a warning)
+        and ``"ignore"`` the band is left out of the estimate.
         An LST on about the fine field's pixel size (factor < 2) raises
         :class:`~xlstsr.errors.GridError` whatever ``errors``.
     search_step : float, optional
@@ -821,6 +896,7 @@ def estimate_offset(
     gy, gx = spatial_dims(fine)
     flead = [d for d in fine.dims if d not in (gy, gx)]
     _refuse_fine_fill(fine, gy, gx, errors, radiometric, lambda: _median_spread(lst))
+    fine = _mask_border_fill(fine, gy, gx, errors)
     if flead and flead != lead:
         raise GridError(
             f"the fine field has dims {flead} besides (y, x), the LST {lead}: give one fine image "
@@ -1153,6 +1229,8 @@ def misfit_surface(
                             f"{extra} besides (y, x): select one, e.g. `{name}.isel({extra[0]}=0)`")
     lst = lst.squeeze([d for d in lst.dims if d not in spatial_dims(lst)], drop=True)
     fine = fine.squeeze([d for d in fine.dims if d not in spatial_dims(fine)], drop=True)
+    # a constant border band left out, as estimate_offset leaves it (said, not refused: a view)
+    fine = _mask_border_fill(fine, *spatial_dims(fine), "warn")
     shifts = np.asarray(shifts, dtype=np.float64)
     if shifts.ndim != 1 or not shifts.size or not np.isfinite(shifts).all():
         raise XlstsrError(f"shifts must be a 1-D array of finite lengths, got {shifts!r}")

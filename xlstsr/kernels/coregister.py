@@ -46,8 +46,8 @@ from scipy import optimize
 
 from .aggregate import block_view
 
-__all__ = ["ShiftEstimate", "compared_count", "compared_in", "estimate_shift", "forward_model",
-           "misfit_surface", "smallest_window"]
+__all__ = ["ConstantBorder", "ShiftEstimate", "compared_count", "compared_in", "constant_border",
+           "estimate_shift", "forward_model", "misfit_surface", "smallest_window"]
 
 _AXES = (-3, -1)
 
@@ -659,3 +659,131 @@ def misfit_surface(
             base &= fwd(dy, dx, sigma)[1] >= min_weight
     target = np.where(base, np.asarray(coarse, np.float64), np.nan)
     return fwd.surface(dys, dxs, sigma, target, min(min_weight, _MIN_SEEN))
+
+
+#: the fewest whole edge rows / columns of one exact value that make a constant border band,
+#: and the fewest pixels (each side at least 2) of a constant block at a corner: a warp without
+#: a nodata value (gdalwarp without -dstnodata) leaves such a border of 0 around a scene
+BORDER_MIN_LINES = 2
+BORDER_MIN_BLOCK = 16
+
+
+@dataclass(frozen=True)
+class ConstantBorder:
+    """Result of :func:`constant_border`: the ``value`` of the band, the ``mask`` of the pixels
+    it covers (2-D bool) and where it lies in words (``where``: "the top 10 rows, ...")."""
+
+    value: float
+    mask: np.ndarray
+    where: str
+
+
+def _line_runs(a: np.ndarray) -> tuple[float, int, int] | None:
+    """The value and the count of the whole lines of one exact value from the first row of
+    ``a`` inward (after whole lines of NaN), as ``(value, first line, count)``; a line counts
+    where its finite pixels (at least half of it) all hold that value."""
+    n, m = a.shape
+    ok = np.isfinite(a)
+    i = 0
+    while i < n and not ok[i].any():
+        i += 1
+    if i == n:
+        return None
+    v = a[i][ok[i]][0]
+    k = i
+    while k < n and ok[k].sum() >= max(2, m / 2) and bool((a[k][ok[k]] == v).all()):
+        k += 1
+    return (float(v), i, k - i) if k > i else None
+
+
+def _corner_block(a: np.ndarray) -> tuple[float, int, int] | None:
+    """The largest rectangle of one exact value anchored at ``a[0, 0]``, as ``(value, rows,
+    columns)``, or None where the corner is not finite."""
+    v = a[0, 0]
+    if not np.isfinite(v):
+        return None
+    best = (0, 0)
+    width = a.shape[1]
+    for i in range(a.shape[0]):
+        eq = a[i] == v
+        run = int(np.argmin(eq)) if not eq.all() else eq.size
+        width = min(width, run)
+        if width == 0:
+            break
+        if (i + 1) * width > best[0] * best[1]:
+            best = (i + 1, width)
+    return float(v), best[0], best[1]
+
+
+def constant_border(img: np.ndarray, *, min_lines: int = BORDER_MIN_LINES,
+                    min_block: int = BORDER_MIN_BLOCK, block: int = 1) -> ConstantBorder | None:
+    """A band of one exact value along the edge of an image, as a warp without a nodata value
+    leaves around a scene (an undeclared fill), or None.
+
+    Found where whole edge rows / columns (``min_lines`` of them or more, all edges together)
+    or a rectangular block at a corner (at least 2 x 2 and ``min_block`` pixels) hold one exact
+    value (lines of NaN outside it are skipped) and the rest of the image holds others. A
+    fill of 0 on 4 % of an NDVI's pixels hides among genuine NDVI near 0 (no spread-based check
+    finds it) and pulled a co-registration estimate 330 m off. The ``mask`` covers the pieces
+    of that value connected to the band (a warp's wedge at a corner whole, not only the
+    rectangle in it) and the pixels next to them, which the warp's interpolation mixed with it.
+    ``block``: the side of the squares of equal values the image is made of (a coarse field
+    resampled by nearest neighbour): the sizes are counted in those squares (a corner of two
+    equal 10 x 10 squares of such an LST is no band).
+
+    Examples
+    --------
+    >>> img = np.arange(400.0).reshape(20, 20)
+    >>> constant_border(img) is None
+    True
+    >>> img[:3] = 0.0
+    >>> b = constant_border(img)
+    >>> b.value, b.where, int(b.mask.sum())
+    (0.0, 'the top 3 rows', 80)
+    """
+    from scipy import ndimage
+
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim != 2 or min(a.shape) < 2:
+        return None
+    seeds: dict[float, np.ndarray] = {}
+    lines: dict[float, list[str]] = {}
+    count: dict[float, int] = {}
+    # each edge seen as the first rows of a view (writes to a view of the seed reach it)
+    views = (("top", "rows", lambda x: x), ("bottom", "rows", lambda x: x[::-1]),
+             ("left", "columns", lambda x: x.T), ("right", "columns", lambda x: x.T[::-1]))
+    for edge, unit, view in views:
+        run = _line_runs(view(a))
+        if run is None:
+            continue
+        v, first, k = run
+        seed = seeds.setdefault(v, np.zeros(a.shape, dtype=bool))
+        view(seed)[first:first + k] = True
+        count[v] = count.get(v, 0) + k
+        lines.setdefault(v, []).append(f"the {edge} {k} {unit if k > 1 else unit[:-1]}")
+    block = max(1, int(block))
+    found = {v for v, k in count.items() if k >= min_lines * block}
+    corners = (("top-left", np.s_[:, :]), ("top-right", np.s_[:, ::-1]),
+               ("bottom-left", np.s_[::-1, :]), ("bottom-right", np.s_[::-1, ::-1]))
+    for name, flip in corners:
+        blk = _corner_block(a[flip])
+        if blk is None:
+            continue
+        v, h, w = blk
+        seed = seeds.setdefault(v, np.zeros(a.shape, dtype=bool))
+        view = seed[flip]  # a view: writes reach seed
+        if min(h, w) < 2 * block or h * w < min_block * block**2 or view[:h, :w].all():
+            continue  # too small, or part of the edge lines found
+        view[:h, :w] = True
+        found.add(v)
+        lines.setdefault(v, []).append(f"a {h} x {w} block at the {name} corner")
+    for v in sorted(found, key=lambda v: -int(seeds[v].sum())):
+        same = a == v
+        if same.all() or not (np.isfinite(a) & ~same).any():
+            continue  # a uniform image: nothing else to tell it from
+        lab, _ = ndimage.label(same, structure=np.ones((3, 3), dtype=bool))
+        keep = np.unique(lab[seeds[v] & same])
+        mask = np.isin(lab, keep[keep > 0])
+        mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool))
+        return ConstantBorder(float(v), mask, ", ".join(lines[v]))
+    return None

@@ -69,12 +69,27 @@ def _stats(name: str, value: Any, size: int, n_guide: int) -> torch.Tensor:
     except (TypeError, ValueError, RuntimeError) as err:
         raise XlstsrError(f"set_normalisation: {name} must be numbers, one per guide band, got "
                           f"{value!r}") from err
-    if t.numel() not in (1, size):
+    if not n_guide or t.numel() not in (1, size):
+        # an unguided model holds one placeholder entry: a single value was taken without a
+        # word (guide statistics given to the wrong model), more were refused
         fix = ("give one per band (in the guide's band order), or one for every band"
                if n_guide else f"it takes no guide: leave {name} out (None)")
-        raise XlstsrError(f"set_normalisation: {name} holds {t.numel()} values, but the model "
+        raise XlstsrError(f"set_normalisation: {name} holds {t.numel()} value"
+                          f"{'s' if t.numel() > 1 else ''}, but the model "
                           f"takes {n_guide} guide band(s): {fix}")
     return t.expand(size).clone()
+
+
+def _one_number(value: Any) -> float | None:
+    """``value`` as a float where it is one real number (a Python or numpy number, a one-value
+    array or tensor), else None (None, a string, several values)."""
+    if value is None or isinstance(value, (str, bytes, bool)):
+        return None
+    try:
+        a = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return float(a[0]) if a.numel() == 1 else None
 
 
 def normalisation_problem(lst_offset: Any, lst_scale: Any, guide_mean: Any = None,
@@ -94,10 +109,12 @@ def normalisation_problem(lst_offset: Any, lst_scale: Any, guide_mean: Any = Non
     def values(v: Any) -> list[float]:
         return [float(x) for x in torch.as_tensor(v, dtype=torch.float64).reshape(-1)]
 
-    if not math.isfinite(float(lst_offset)):
+    # None or an array reached float() as a raw TypeError
+    offset = _one_number(lst_offset)
+    if offset is None or not math.isfinite(offset):
         return f"lst_offset must be a finite number (Kelvin, e.g. 300.0), got {lst_offset!r}"
-    scale = float(lst_scale)
-    if not (math.isfinite(scale) and scale > 0):
+    scale = _one_number(lst_scale)
+    if scale is None or not (math.isfinite(scale) and scale > 0):
         return (f"lst_scale must be a finite number > 0 (the LST's spread in K, e.g. 10.0: the "
                 f"model divides by it), got {lst_scale!r}")
     if guide_mean is not None and not all(math.isfinite(x) for x in values(guide_mean)):
@@ -202,8 +219,8 @@ class _LSTModel(nn.Module):
         problem = normalisation_problem(lst_offset, lst_scale, mean, std)
         if problem:
             raise XlstsrError(f"set_normalisation: {problem}")
-        self.lst_offset.fill_(float(lst_offset))
-        self.lst_scale.fill_(float(lst_scale))
+        self.lst_offset.fill_(_one_number(lst_offset))  # checked: one finite number each
+        self.lst_scale.fill_(_one_number(lst_scale))
         if mean is not None:
             self.guide_mean.copy_(mean)
         if std is not None:
