@@ -41,6 +41,7 @@ import argparse
 import datetime as _dt
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -115,7 +116,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="skip the with/without scale-correction table")
     p.add_argument("--smoke", action="store_true",
                    help="a few seconds' run of the same code (2 pairs: 002 and 015, or the "
-                   "folder's first two; bicubic and tsharp, no anchor variants, corrections or "
+                   "folder's first two held out from the bundled models' training; bicubic and "
+                   "tsharp unless --methods, no anchor variants, corrections or "
                    "figures): for the test suite")
     args = p.parse_args(argv)
     if args.out is not None:  # a file in the way was a FileExistsError traceback from mkdir
@@ -124,10 +126,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if in_way is not None:
             p.error(f"--out {args.out}: {in_way} is a file, not a folder; pass a folder path "
                     "(it is created)")
+    # whether the user chose the pairs (a --smoke run picks its own in main(), held-out ones)
+    args.pairs_given = args.pairs is not None
+    args.methods_given = args.methods is not None  # the page names what the user asked for
     if args.smoke:
-        if args.pairs is None:  # 002 and 015, or the first two pairs of another folder
-            known = modis_aster_pairs(args.root)
-            args.pairs = ",".join([p for p in ("002", "015") if p in known] or known[:2])
         args.methods = args.methods or "bicubic,tsharp"
         args.no_anchor, args.corrections, args.no_figure = True, False, True
     if args.methods is not None:
@@ -384,22 +386,35 @@ def results_table(df: pd.DataFrame, order: Sequence[str]) -> str:
     return "\n".join(rows)
 
 
-def variants_table(rows: list[dict[str, Any]]) -> str:
+def variants_table(rows: list[dict[str, Any]], anchored: bool = True) -> str:
+    """The bicubic variants' means; ``anchored``: with their differences from :data:`ANCHOR`
+    (a reading of the shared folder's 55 pairs: not for another folder's pairs)."""
     df = pd.DataFrame(rows)
     lines = ["| variant | mean RMSE (K) | - anchor | mean ubRMSE (K) | mean PSNR (dB) | - anchor | "
              "median PSNR (dB) | 20 log10(mean range / mean RMSE) (dB) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    if not anchored:
+        lines = ["| variant | mean RMSE (K) | mean ubRMSE (K) | mean PSNR (dB) | "
+                 "median PSNR (dB) | 20 log10(mean range / mean RMSE) (dB) |",
+                 "|---|---:|---:|---:|---:|---:|"]
     for name, sub in df.groupby("variant", sort=False):
         rng = (10 ** (sub.psnr / 20) * sub.rmse).mean()
-        lines.append(f"| {name} | {sub.rmse.mean():.3f} | {sub.rmse.mean() - ANCHOR['rmse']:+.3f} | "
-                     f"{sub.ubrmse.mean():.3f} | {sub.psnr.mean():.2f} | "
-                     f"{sub.psnr.mean() - ANCHOR['psnr']:+.2f} | {sub.psnr.median():.2f} | "
-                     f"{20 * np.log10(rng / sub.rmse.mean()):.2f} |")
+        rmse_d = f" {sub.rmse.mean() - ANCHOR['rmse']:+.3f} |" if anchored else ""
+        psnr_d = f" {sub.psnr.mean() - ANCHOR['psnr']:+.2f} |" if anchored else ""
+        lines.append(f"| {name} | {sub.rmse.mean():.3f} |{rmse_d} "
+                     f"{sub.ubrmse.mean():.3f} | {sub.psnr.mean():.2f} |{psnr_d} "
+                     f"{sub.psnr.median():.2f} | {20 * np.log10(rng / sub.rmse.mean()):.2f} |")
     return "\n".join(lines)
 
 
-def variants_reading(rows: list[dict[str, Any]]) -> str:
-    """What the variants say about the anchor, from the numbers just computed."""
+def variants_reading(rows: list[dict[str, Any]], anchored: bool = True,
+                     pairs_given: bool = True) -> str:
+    """What the variants say about the anchor, from the numbers just computed. ``anchored``:
+    the pairs are the shared folder's (the anchor's); ``pairs_given``: the run scored the pairs
+    of ``--pairs`` (the advice to leave it out is for such a run only)."""
+    if not anchored:
+        return ("(The anchor is a reading of the shared folder's 55 pairs, not of this folder's: "
+                "the variants above are not compared with it.)")
     df = pd.DataFrame(rows)
     means = df.groupby("variant", sort=False)[["rmse", "psnr"]].mean()
     names = list(means.index)
@@ -413,7 +428,9 @@ def variants_reading(rows: list[dict[str, Any]]) -> str:
     between = min(aggregations) <= ANCHOR["psnr"] <= max(aggregations)
     closer = abs(ours.rmse - ANCHOR["rmse"]) < abs(nore.rmse - ANCHOR["rmse"])
     if df.pair.nunique() < 55:
-        return "(The anchor is a mean over all 55 pairs: run without --pairs to compare.)"
+        return (f"(The anchor is a mean over all 55 pairs, this run read {df.pair.nunique()}"
+                + (": run without --pairs to compare.)" if pairs_given else
+                   ": not compared.)"))
     return (
         f"Reading: our bicubic mean RMSE {ours.rmse:.3f} K is {ours.rmse - ANCHOR['rmse']:+.3f} K from "
         f"the anchor (tolerance 0.1 K). The cubic kernel does not explain the rest: Keys a=-0.75 "
@@ -626,6 +643,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type for a random seed (``--seed``) of the benchmarks: an integer >= 0,
+    refused in one line (numpy's generators take no negative seed: a traceback after the data
+    were loaded).
+
+    >>> non_negative_int("0")
+    0
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a whole number "
+                                         ">= 0, e.g. 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}: give a whole number "
+                                         ">= 0, e.g. 0")
+    return value
+
+
 def all_listed(root: str | Path | None) -> list[str]:
     """Every pair of the folder's ``pairs.csv``, those whose files are missing too (which
     :func:`xlstsr.datasets.modis_aster_pairs` leaves out with a warning, naming them in its
@@ -711,9 +747,52 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
     return ok, skipped
 
 
+def run_command(args: argparse.Namespace) -> str:
+    """The command of this run as the page's "Written by" line records it: the options the user
+    gave, ``--root`` absolute (a page said ``python benchmarks/accuracy_modis_aster.py`` for any
+    run: rerun, it scored the project's 55 pairs with every method, not the smoke or held-back
+    run it described)."""
+    opts: list[str] = ["--smoke"] if args.smoke else []
+    if args.root is not None:
+        opts += ["--root", str(Path(args.root).expanduser().resolve())]
+    opts += ["--pairs", args.pairs] if args.pairs_given else []
+    opts += ["--methods", args.methods] if args.methods_given else []
+    opts += ["--figure-pair", args.figure_pair] if args.figure_pair else []
+    opts += ["--out", str(args.out)] if args.out is not None else []
+    opts += ["--csv", str(args.csv)] if args.csv else []
+    if not args.smoke:  # --smoke sets these itself
+        opts += ["--no-anchor"] if args.no_anchor else []
+        opts += ["--no-figure"] if args.no_figure else []
+        opts += ["--no-corrections"] if not args.corrections else []
+    return shlex.join(["python", "benchmarks/accuracy_modis_aster.py", *opts])
+
+
+def smoke_pairs(root: str | Path | None, n: int = 2) -> list[str]:
+    """The pairs a ``--smoke`` run scores: the first ``n`` usable pairs held out from the bundled
+    models' training (002 and 015 first, then the folder's order), read a few at a time; when
+    the folder has none, its first ``n`` (which :func:`main` then refuses, naming them).
+
+    A held-back folder whose first pairs are training pairs (recognised by their MODIS LST) was
+    refused although it held a held-out pair.
+    """
+    known = all_listed(root)
+    order = [p for p in ("002", "015") if p in known] + [p for p in known
+                                                          if p not in ("002", "015")]
+    chosen: list[str] = []
+    for i in range(0, len(order), n):
+        usable, _ = usable_pairs(order[i:i + n], root)  # main() names those it leaves out
+        seen = set(seen_in_training(usable, root)) if usable else set()
+        chosen += [p for p in usable if p not in seen][:n - len(chosen)]
+        if len(chosen) == n:
+            break
+    return chosen or order[:n]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     data = data_root(args.root)
+    if args.smoke and not args.pairs_given:
+        args.pairs = ",".join(smoke_pairs(args.root))
     # a subset of the published protocol (some pairs or methods, no anchor variants or
     # corrections table) is a measurement, but not the page's: it never replaces the published
     # accuracy.md unless --out asks for it
@@ -766,7 +845,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             + ("; left out: " + "; ".join(f"{p}: {w}" for p, w in unusable.items())
                if unusable else "")
             + (": pass --pairs ids of held-out pairs, or leave --pairs out for all of them"
-               if args.pairs is not None and len(listed) < len(all_listed(args.root)) else
+               if args.pairs_given and len(listed) < len(all_listed(args.root)) else
                f": add held-out pairs to {folder} (and to its pairs.csv)"
                + (" or complete the files of those left out" if unusable else "")))
     out.mkdir(parents=True, exist_ok=True)
@@ -880,15 +959,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     apart_table = results_table(head_rows[head_rows.pair.isin(apart)], head_order)
     print(proto_table)
     print(headline_table)
+    anchored = is_project_data(data)  # the anchor reads the shared folder's pairs
+    read_pairs = "the same" if anchored else "the shared folder's 55"
     lines = [
         f"# Accuracy: MODIS 1 km -> 250 m against ASTER ({len(pairs)} real pairs)",
         "",
-        "Written by `python benchmarks/accuracy_modis_aster.py` "
+        f"Written by `{run_command(args)}` "
         f"({_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, xlstsr {xlstsr.__version__}, "
         f"Python {platform.python_version()}, {len(pairs)} pairs, {elapsed:.0f} s in total).",
         "",
+        *([f"**Smoke run** (`--smoke`): a test of the code path on {len(pairs)} pairs and "
+           f"{', '.join(methods)}, not a measurement.", ""] if args.smoke else []),
         *([] if is_project_data(data) else [
-            f"**Held-back data**: `{_modis_aster_dir(args.root)}` (not the project's own folder: "
+            f"**Held-back data**: `{_modis_aster_dir(args.root).resolve()}` (not the project's "
+            "own folder: "
             "the description of the shared pairs below is the protocol's, not this folder's).",
             ""]),
         *([f"Left out ({len(unusable)} of {len(listed)} pairs): "
@@ -937,7 +1021,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "holes dominate the RMSE; the headline protocol scores fine detail, not misregistration "
         "or clouds.",
         "",
-        f"## All methods on the {held.pair.nunique()} evaluation pairs held out from training, "
+        f"## {'The methods asked for' if args.methods_given or args.smoke else 'All methods'} "
+        f"on the {held.pair.nunique()} evaluation pairs held out from training, "
         "three protocols",
         "",
         "`disr (unet)` (`weights=\"unet\"`, the default before round 7 of "
@@ -1028,13 +1113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines += [
             "## Anchor check (bicubic)",
             "",
-            f"Independent reading of the same pairs: bicubic mean RMSE {ANCHOR['rmse']} K, "
+            f"Independent reading of {read_pairs} pairs: bicubic mean RMSE {ANCHOR['rmse']} K, "
             f"bias-removed {ANCHOR['ubrmse']} K, PSNR {ANCHOR['psnr']} dB (SR bilinear-reprojected "
-            "to the ASTER grid, same truth mask). Variants computed here:",
+            "to the ASTER grid, same truth mask). Variants computed here"
+            + ("" if anchored else " on this folder's pairs (not comparable with it)") + ":",
             "",
-            variants_table(variants),
+            variants_table(variants, anchored),
             "",
-            variants_reading(variants) if len(variants) >= 4 else "",
+            variants_reading(variants, anchored, args.pairs_given) if len(variants) >= 4 else "",
             "",
         ]
     if fig_data and not args.no_figure:
@@ -1042,7 +1128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "accuracy.md").write_text("\n".join(lines))
     print(f"wrote {out / 'accuracy.md'}")
     if variants:
-        print(variants_table(variants))
+        print(variants_table(variants, anchored))
     if irreducible:
         irr = pd.DataFrame(irreducible)
         print(f"MODIS vs ASTER 1 km: RMSE mean {irr.rmse.mean():.3f} median {irr.rmse.median():.3f}, "

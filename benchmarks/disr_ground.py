@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from accuracy_modis_aster import positive_int  # noqa: E402
+from scale_invariance import strict_json  # noqa: E402
 
 import xlstsr  # noqa: E402
 from xlstsr.datasets import (  # noqa: E402
@@ -302,12 +303,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - t0, 1),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "disr_ground.json").write_text(json.dumps(result, indent=1))
+    write_json(args.out / "disr_ground.json", result)
     write_report(args.out / "disr_ground.md", result, runs, args.smoke)
     if tmp is not None:
         tmp.cleanup()
     print(f"wrote {args.out / 'disr_ground.md'} ({result['seconds']:.0f} s)")
     return 0
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    """``result`` as strict JSON: an interval undefined on one pair (or a mean on none) is
+    ``null`` (``json.dumps`` wrote a bare ``NaN`` token, which strict parsers refuse)."""
+    path.write_text(json.dumps(strict_json(result), indent=1, allow_nan=False))
+
+
+def interval(ci: Sequence[float | None], pairs: int) -> str:
+    """The page's text of the interval ``ci`` over ``pairs`` pairs: its bounds, or words where
+    it is undefined (NaN or None: one pair cannot give one).
+
+    Examples
+    --------
+    >>> interval([-0.2, 0.1], 5)
+    ' [-0.200, +0.100]'
+    >>> interval([float("nan"), float("nan")], 1)
+    ' (no interval: 1 pair)'
+    """
+    if any(v is None or not np.isfinite(v) for v in ci):
+        return f" (no interval: {pairs} pair{'s' if pairs != 1 else ''})"
+    return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
 
 
 def write_report(path: Path, r: dict[str, Any], runs: dict[str, list[str]], smoke: bool) -> None:
@@ -349,7 +372,7 @@ def write_report(path: Path, r: dict[str, Any], runs: dict[str, list[str]], smok
         c = pc[key]
         if not c.get("pairs"):
             return "n/a"
-        return (f"{c['mean']:+.3f} K [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}] (per pair "
+        return (f"{c['mean']:+.3f} K{interval(c['ci'], c['pairs'])} (per pair "
                 f"{c['min']:+.2f} to {c['max']:+.2f}, lower on {c['lower']} of {c['pairs']})")
 
     lines += [
@@ -392,14 +415,16 @@ def write_report(path: Path, r: dict[str, Any], runs: dict[str, list[str]], smok
         n = len(runs[m]) if m in runs else "-"
         lines.append(f"| {m} | {n} | {s['pairs']} | {s['rmse']:.3f} | {s['ubrmse']:.3f} | "
                      f"{s['ratio_sym']:.3f} |")
-    lo, hi = r["more_pairs_rmse_ci"]
-    ulo, uhi = r["more_pairs_ubrmse_ci"]
+    common = r["learning_curve"][next(iter(runs))]["pairs"]
+    more = (f"RMSE {r['more_pairs_rmse_change']:+.3f} K"
+            f"{interval(r['more_pairs_rmse_ci'], common)} (paired bootstrap over pairs, 95 %), "
+            f"bias-removed {r['more_pairs_ubrmse_change']:+.3f} K"
+            f"{interval(r['more_pairs_ubrmse_ci'], common)}; lower RMSE on "
+            f"{r['better_pairs']} of {common} pairs" if np.isfinite(r["more_pairs_rmse_change"])
+            else "n/a (no pair scored by both models)")
     lines += [
         "",
-        f"More pairs: RMSE {r['more_pairs_rmse_change']:+.3f} K [{lo:+.3f}, {hi:+.3f}] (paired "
-        f"bootstrap over pairs, 95 %), bias-removed {r['more_pairs_ubrmse_change']:+.3f} K "
-        f"[{ulo:+.3f}, {uhi:+.3f}]; lower RMSE on {r['better_pairs']} of "
-        f"{r['learning_curve'][next(iter(runs))]['pairs']} pairs.",
+        f"More pairs: {more}.",
         "",
         f"The recipe on TRAIN_PAIRS retrained here differs from the shipped U-Net file in which "
         f"training pairs stop it early ({', '.join(r['curve_val_pairs'])} here, VAL_PAIRS there; "

@@ -83,6 +83,7 @@ from scale_invariance import (
     measure_kernel,
     measure_law_shift,
     method_rows,
+    non_negative_int,
     pooled_gain,
     positive_int,
     strict_json,
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--threads", type=positive_int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=non_negative_int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder of one_level_up.md (default: "
                     "docs/results for the project's own data and the page's --epochs / --seed; "
                     "for another --root, --smoke, --epochs or --seed the folder of --json "

@@ -13,6 +13,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from xlstsr.datasets.root import data_root, is_project_data  # noqa: E402
+
 SCRIPTS = [
     "engine.py",
     "zarr_compression.py",
@@ -42,6 +46,26 @@ ARGS = {"bench_models.py": ["--threads", "1"],
         "scale_invariance.py": ["--bounds", "la"]}
 #: environment of those runs: the engine's ratios are for one torch thread per process
 ENV = {"engine.py": {"OMP_NUM_THREADS": "1"}}
+#: of :data:`ARGS`, those that describe the project's own data (the Los Angeles summer bounds):
+#: on another data folder ($XLSTSR_DATA) the script's own default reads it (``land``: any place
+#: and season; the LA bounds cut a colder place's clear land pixels, or drop whole scenes)
+PROJECT_DATA_ARGS = {"scale_invariance.py": ["--bounds", "la"]}
+
+
+def script_args(name: str) -> list[str]:
+    """The arguments ``make bench`` gives ``name``: :data:`ARGS`, less those of
+    :data:`PROJECT_DATA_ARGS` when the data folder is not the project's own."""
+    args = list(ARGS.get(name, []))
+    if name in PROJECT_DATA_ARGS:
+        try:
+            own = is_project_data(data_root())
+        except FileNotFoundError:  # no data folder: the script itself says so, in one line
+            own = False
+        drop = PROJECT_DATA_ARGS[name]
+        at = next((i for i in range(len(args)) if args[i:i + len(drop)] == drop), None)
+        if not own and at is not None:
+            del args[at:at + len(drop)]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             continue
         t0 = time.perf_counter()
-        print(f"== {name} {' '.join(ARGS.get(name, []))}", flush=True)
-        rc = subprocess.call([sys.executable, str(path), *ARGS.get(name, [])], cwd=HERE.parent,
+        extra = script_args(name)
+        print(f"== {name} {' '.join(extra)}", flush=True)
+        rc = subprocess.call([sys.executable, str(path), *extra], cwd=HERE.parent,
                              env={**os.environ, **ENV.get(name, {})})
         print(f"== {name}: exit {rc} in {time.perf_counter() - t0:.0f} s", flush=True)
         if rc:

@@ -127,12 +127,19 @@ from xlstsr.datasets.ecostress import (
     LAND_BOUNDS,
     SAME_OVERPASS,
     _folder,
+    _scenes_folder,
     ecostress_apart,
     ecostress_box,
     ecostress_crs,
     ecostress_grid,
 )
-from xlstsr.datasets.root import HELD_BACK_RESULTS, check_output, require_data, results_dir
+from xlstsr.datasets.root import (
+    HELD_BACK_RESULTS,
+    check_output,
+    data_root,
+    require_data,
+    results_dir,
+)
 from xlstsr.errors import GridError, GuideAlignmentWarning, XlstsrError
 from xlstsr.kernels.aggregate import gaussian_psf, radiometric_mean
 from xlstsr.kernels.correction import (
@@ -150,7 +157,7 @@ from xlstsr.train import PatchSet, degraded_pairs, fit, make_patches
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling helper below
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_modis_aster import positive_int
+from accuracy_modis_aster import non_negative_int, positive_int
 from gain_bounds import gain_tradeoff, least_rmse_at_mismatch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -875,7 +882,9 @@ def enough_overpasses(tr_ops: list[str], te_ops: list[str], split: str, smoke: b
                       left_out: dict[str, str] | None = None) -> None:
     """Refuse, with the counts, a split of fewer than 2 training overpasses (one validates the
     early stopping) or 2 test overpasses (the interval resamples them); the scenes left out
-    (``left_out``, key -> why) are named."""
+    (``left_out``, key -> why) are named. ``smoke``: the run kept fewer overpasses than its
+    folders hold (``--smoke``'s cap), so a run without it has more: advised only then (a
+    folder refused under --smoke with no more overpasses is refused without it too)."""
     if len(tr_ops) < 2 or len(te_ops) < 2:
         gone = list((left_out or {}).items())
         raise SystemExit(
@@ -888,17 +897,40 @@ def enough_overpasses(tr_ops: list[str], te_ops: list[str], split: str, smoke: b
             + (" or run without --smoke (6 overpasses at most)" if smoke else "") + ".")
 
 
-def check_ecostress_folder(flag: str, folder: Path | None) -> None:
-    """Refuse, in one line naming it and the fix, a ``--train`` / ``--test`` folder without
-    ECOSTRESS LST scenes (a reader's error deep in the run was a traceback)."""
+def check_ecostress_folder(flag: str, folder: Path | None) -> Path | None:
+    """The ECOSTRESS folder ``folder`` names, as the library's readers resolve it: the folder
+    itself (LST/, cloud_mask/, water_mask/), the data folder holding ``ecostress_la/``, or one
+    holding a single folder of another name laid out like it (a held-back root). Refused, in one
+    line naming it and the fix, without ECOSTRESS LST scenes (a reader's error deep in the run was
+    a traceback) or with several such folders (which one is meant cannot be guessed).
+    ``folder`` None: None."""
     if folder is None:
-        return
-    lst = [folder / "LST", folder / "ecostress_la" / "LST"]  # the folder, or one holding it
-    if not any(d.is_dir() and any(d.glob("*.tif")) for d in lst):
-        raise SystemExit(f"{Path(__file__).name}: {flag} {folder}: no LST GeoTIFF in "
-                         f"{lst[0]} or {lst[1]}: pass {flag} an ECOSTRESS folder laid out like "
-                         "ecostress_la (LST/, cloud_mask/, water_mask/, scenes.csv) or the data "
-                         "folder holding ecostress_la/")
+        return None
+    script = Path(__file__).name
+    give = flag if flag.startswith("--") else "--train and --test"  # the data folder: both
+    found = folder / "ecostress_la"
+    if folder.exists():
+        candidates = ([] if (folder / "LST").is_dir() or (folder / "ecostress_la").is_dir()
+                      or not folder.is_dir()
+                      else sorted(d for d in folder.iterdir() if d.is_dir() and _scenes_folder(d)))
+        if len(candidates) > 1:
+            raise SystemExit(
+                f"{script}: {flag} {folder}: no ecostress_la/ but {len(candidates)} folders laid "
+                f"out like it (LST/, cloud_mask/, water_mask/): "
+                f"{', '.join(d.name for d in candidates[:6])}{' ...' if len(candidates) > 6 else ''}"
+                + (f"; pass {flag} the one to use (e.g. {flag} {candidates[0]})"
+                   if flag.startswith("--") else
+                   f"; pass the one to use as --train and --test (e.g. --train {candidates[0]} "
+                   f"--test {candidates[0]}), or set XLSTSR_DATA to a folder holding only it"))
+        found = _folder(folder)
+    lst = list(dict.fromkeys([folder / "LST", folder / "ecostress_la" / "LST", found / "LST"]))
+    if not ((found / "LST").is_dir() and any((found / "LST").glob("*.tif"))):
+        raise SystemExit(f"{script}: {flag} {folder}: no LST GeoTIFF in "
+                         f"{', '.join(map(str, lst[:-1]))} or {lst[-1]}: pass {give} an ECOSTRESS "
+                         "folder laid out like ecostress_la (LST/, cloud_mask/, water_mask/, "
+                         "scenes.csv), the data folder holding ecostress_la/, or one holding a "
+                         "single folder of another name laid out like it")
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -922,7 +954,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--psf", choices=("none", "modis"), default="none")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=positive_int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=non_negative_int, default=0)
     ap.add_argument("--no-stats", action="store_true", help="skip the per-overpass statistics")
     ap.add_argument("--smoke", action="store_true", help="6 overpasses, 1 epoch (a test)")
     args = ap.parse_args(argv)
@@ -933,14 +965,20 @@ def main(argv: list[str] | None = None) -> int:
     check_output(args.out, "--out")
     args.given_out = args.out  # the page's command names it (args.out becomes the folder used)
     torch.set_num_threads(args.threads)
+    shared = None
     if args.train is None or args.test is None:
-        shared = require_data("ecostress_la")  # missing: one line naming the folder and the fix
-    for flag, folder in (("--train", args.train), ("--test", args.test)):
-        check_ecostress_folder(flag, folder)
+        # the data folder's ECOSTRESS folder: ecostress_la/ or one folder of another name laid
+        # out like it (a held-back root, which the library reads; it was refused here)
+        base = data_root(dataset="ecostress_la")
+        if not (base / "ecostress_la").is_dir() and any(
+                _scenes_folder(d) for d in base.iterdir() if d.is_dir()):
+            shared = check_ecostress_folder("the data folder", base)
+        if shared is None:
+            shared = require_data("ecostress_la")  # missing: one line naming it and the fix
     # the ECOSTRESS folder each reads (a data folder holding ecostress_la/ and that folder itself
     # are one folder: compared as given, they were two, and every test date a training one)
-    tr_dir = _folder(args.train or shared).resolve()
-    te_dir = _folder(args.test or shared).resolve()
+    tr_dir = (check_ecostress_folder("--train", args.train) or _folder(shared)).resolve()
+    te_dir = (check_ecostress_folder("--test", args.test) or _folder(shared)).resolve()
     max_n = 6 if args.smoke else None
     if args.smoke:
         args.epochs = 1
@@ -995,7 +1033,10 @@ def main(argv: list[str] | None = None) -> int:
                 for side, folder in (("training", tr_dir), ("test", te_dir))
                 for k, why in ecostress_scenes(folder).attrs.get("left_out", {}).items()}
     left_out |= apart
-    enough_overpasses(tr_ops, te_ops, split, args.smoke, left_out)
+    # --smoke's cap is the cause only where a side short of overpasses has more in its folder
+    capped = args.smoke and any(len(ops) < 2 and len(overpasses(d)) > len(overpasses(d, max_n))
+                                for ops, d in ((tr_ops, tr_dir), (te_ops, te_dir)))
+    enough_overpasses(tr_ops, te_ops, split, capped, left_out)
     published = ROOT / "docs" / "results"
     # the --split time command the page gives, another --psf, --epochs, --seed, --bounds or
     # --no-stats: not the published protocol (args.split is "folder" for other ground)

@@ -34,7 +34,7 @@ from xlstsr.datasets import (
     iter_modis_aster,
     seen_in_training,
 )
-from xlstsr.datasets.root import is_project_data, results_dir
+from xlstsr.datasets.root import is_project_data, require_data, results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.evaluate import evaluate
 from xlstsr.grid import align_guide, fine_grid, with_grid
@@ -139,9 +139,23 @@ def granule_windows(lst: xr.DataArray, size: int = 256, min_valid: float = 0.9):
 # ----------------------------------------------------------------------------------------------
 # 1. statistics across scales
 # ----------------------------------------------------------------------------------------------
+def scene_data(data: Path) -> None:
+    """Check that ``data`` (:func:`data_root`) holds :data:`SCENE_DATA`, before any is read:
+    another data folder ($XLSTSR_DATA) without them ended in a reader's traceback
+    (``InputNotFoundError``), now in :func:`require_data`'s one line naming the folder and the
+    fix."""
+    try:  # the data folder as found (its message names $XLSTSR_DATA), else the one given
+        found = data == data_root()
+    except FileNotFoundError:
+        found = False
+    for dataset in SCENE_DATA:
+        require_data(dataset, root=None if found else data)
+
+
 def stats_section(
     pairs, lines: list[str], data: Path, out_dir: Path, crop: Crop = FULL_CROP
 ) -> dict[str, xr.Dataset]:
+    scene_data(data)
     res: dict[str, xr.Dataset] = {}
     t0 = time.time()
     ls = open_landsat8_l1(data / "landsat8_gulf_l1")
@@ -308,6 +322,7 @@ def stats_section(
 def law_section(
     pairs, lines: list[str], data: Path, crop: Crop = FULL_CROP
 ) -> list[dict]:
+    scene_data(data)
     t0 = time.time()
     rows = []
 
@@ -919,20 +934,28 @@ Reproduce: `nice -n 10 .venv/bin/python benchmarks/scaling_report.py` (about 10 
 
 #: the methods of the published page (``--methods``' default)
 METHODS = "bicubic,tsharp,dms,sisr,disr"
+#: ``--smoke``'s methods when ``--methods`` is not given
+SMOKE_METHODS = "bicubic,tsharp"
+#: the datasets of the statistics and law sections, read by fixed folder name
+SCENE_DATA = ("landsat8_gulf_l1", "madrid_desirex", "mod11a1_hdf")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 modis_aster pairs")
     ap.add_argument("--smoke", action="store_true",
-                    help="2 pairs, bicubic and tsharp, 256 px crops (a test)")
-    ap.add_argument("--methods", default=METHODS,
+                    help="2 pairs, bicubic and tsharp unless --methods, 256 px crops (a test)")
+    ap.add_argument("--methods", default=None,
                     help=f"comma-separated methods to score, of {', '.join(xlstsr.available_methods())} "
-                    f"(default {METHODS})")
+                    f"(default {METHODS}; with --smoke: {SMOKE_METHODS})")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke, "
                     "--quick or --methods)")
     args = ap.parse_args(argv)
+    # --smoke's own methods only when none were asked for: it replaced a given --methods
+    # silently, and the page's command named methods that were never scored
+    args.methods = args.methods if args.methods is not None else (
+        SMOKE_METHODS if args.smoke else METHODS)
     # names were filtered silently: a typo or "a, b" (a space) ran fewer methods, exit 0
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in names if m not in xlstsr.available_methods()]
@@ -946,11 +969,20 @@ def main(argv: list[str] | None = None) -> int:
     # never replaces the published page unless --out asks for it
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke,
                            partial=args.quick or args.methods != METHODS)
-    if args.smoke:
-        args.methods = "bicubic,tsharp"
     crop = SMOKE_CROP if args.smoke else FULL_CROP
     data = data_root()
+    made = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _report(args, argv, data, crop)
+    except FileNotFoundError:  # missing data (one line from exit_on_missing_data): no empty folder
+        if made and args.out.is_dir() and not any(args.out.iterdir()):
+            args.out.rmdir()
+        raise
+
+
+def _report(args: argparse.Namespace, argv: list[str], data: Path, crop: Crop) -> int:
+    """The page of :func:`main`'s checked options ``args`` (``argv`` as given) on ``data``."""
     t0 = time.time()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=GuideAlignmentWarning)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import rioxarray
 import torch
+from accuracy_modis_aster import positive_int  # a sibling script: counts refused in one line
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, data_root
@@ -78,9 +79,11 @@ EPOCHS, STRIDE = 80, 8
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--stride", type=int, default=STRIDE, help="patch stride, fine px")
-    ap.add_argument("--threads", type=int, default=1)
+    # counts >= 1, refused by the parser: 0 ended in torch's RuntimeError (--threads) or
+    # "no patch set to concatenate" (--stride <= 0) tracebacks
+    ap.add_argument("--epochs", type=positive_int, default=EPOCHS)
+    ap.add_argument("--stride", type=positive_int, default=STRIDE, help="patch stride, fine px")
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="1 epoch, stride 32, 1 pair (a test)")

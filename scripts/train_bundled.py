@@ -104,7 +104,7 @@ from xlstsr.datasets import (
     modis_aster_pairs,
     open_mod11a1_granule,
 )
-from xlstsr.datasets.modis_aster import FACTOR
+from xlstsr.datasets.modis_aster import FACTOR, _pairs_folder
 from xlstsr.datasets.root import is_project_data
 from xlstsr.grid import MODIS_1KM, MODIS_LST_PSF_SIGMA
 from xlstsr.methods.torch_model import fill_guide
@@ -1453,6 +1453,16 @@ JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_degraded_cube", "disr_c
         "disr_unet", "disr_sif", "disr_degraded")
 #: run only when asked (``--only``): they start from files another job wrote
 EXTRA_JOBS = ("disr_distil",)
+#: the jobs that read only the MOD11A1 cube (and the Croatia composites), no modis_aster pair
+CUBE_JOBS = ("sisr_cube", "disr_degraded_cube")
+
+
+def has_pairs(data: Path) -> bool:
+    """Whether the data folder ``data`` holds modis_aster pairs as the library reads them:
+    ``modis_aster/``, the pairs folder itself, or one folder of another name laid out like it
+    (``pairs.csv`` and ``<pair>_modis_lst_1km.tif`` files)."""
+    return ((data / "modis_aster").is_dir() or _pairs_folder(data)
+            or any(d.is_dir() and _pairs_folder(d) for d in data.iterdir()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1555,8 +1565,18 @@ def _main(argv: list[str]) -> int:
         data = data_root(args.data)
     except FileNotFoundError as err:
         raise SystemExit(f"{err} (or pass --data)") from err
-    if not (data / "modis_aster").is_dir():
-        raise SystemExit(f"no modis_aster data under {data}: pass --data or set XLSTSR_DATA")
+    # only the jobs that read pairs need them: a cube-only folder (a held-back cube, with the
+    # Croatia composites) was refused for --only sisr_cube too, told to "pass --data" it had
+    pair_jobs = [j for j in args.only if j not in CUBE_JOBS]
+    if pair_jobs and not has_pairs(data):
+        given = f"--data {args.data}" if args.data is not None else f"the data folder {data}"
+        raise SystemExit(
+            f"{given} holds no modis_aster/ (nor a folder laid out like it: pairs.csv and "
+            f"<pair>_modis_lst_1km.tif files), needed by --only {' '.join(pair_jobs)}: "
+            + ("pass --data the data folder that holds modis_aster/"
+               if args.data is not None else
+               "pass --data the data folder that holds modis_aster/, or set XLSTSR_DATA to it")
+            + f"; or run only the jobs that read the cube: --only {' '.join(CUBE_JOBS)}")
     if args.out is None:
         # the shipped files are what method="sisr"/"disr" load: only the recipe as shipped
         # replaces them by default; a trial (other epochs, seed, data...) must say where it goes
