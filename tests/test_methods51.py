@@ -208,3 +208,25 @@ def test_detail_layer_keeps_its_text():
     detail = ndvi - np.repeat(np.repeat(ndvi.reshape(16, 4, 16, 4).mean(axis=(1, 3)), 4, 0), 4, 1)
     _, msgs = _run(get_method("tsharp"), lst, np.ones(lst.shape, bool), detail)
     assert len(msgs) == 1 and "detail layer" in msgs[0]
+
+
+def test_unknown_available_memory_skips_the_check(monkeypatch):
+    """(review 51b/1) without psutil the check took 16 GiB as measured: it refused calls that
+    fit on larger machines and passed others; now it reads /proc/meminfo or skips."""
+    m = get_method("tsharp")
+    _budget(monkeypatch, None)
+    xlstsr.methods.guided.check_working_set(m, 1000, 1200, 1200, 1, 4)  # not judged
+    monkeypatch.undo()
+    monkeypatch.setitem(__import__("sys").modules, "psutil", None)  # import fails
+    avail = xlstsr.methods.guided._available_memory()
+    assert avail is None or avail > 0
+
+
+def test_stack_refusal_names_the_command_line_route(monkeypatch):
+    s = xlstsr.datasets.sample_scene(n_times=2, size=64)
+    m = get_method("tsharp")
+    one = (m.work_bytes_per_pixel(1) + xlstsr.methods.guided.RESULT_BYTES) * 64 * 64
+    _budget(monkeypatch, one + 64 * 64)
+    with pytest.raises(GridError, match=r"--chunks time=1.*\.zarr") as err:
+        xlstsr.upscale(s["lst_1km"], 4, method="tsharp", guide=s["ndvi_250m"])
+    assert "a guide with a time dim alike" in str(err.value)

@@ -19,8 +19,6 @@ from ..kernels.sharpen import (
 from .base import option_bool, option_whole, register_method
 from .guided import (
     GuidedSharpener,
-    block_guide,
-    check_working_set,
     fine_scale,
     flat_at_lst_scale,
     one_value_under,
@@ -197,12 +195,6 @@ class DMS(GuidedSharpener):
         residual): measured with tracemalloc, 87 (one band) to 234 (three, ``mean_std``)."""
         k = n_bands * (2 if self.features == "mean_std" else 1)
         return 8 * max(11, 5 + 4 * k)
-
-    def upscale_block(self, lst, valid, guide, factor):
-        guide = block_guide(self, lst, guide, factor)
-        if guide is not None:
-            check_working_set(self, *np.shape(lst), guide.shape[1], factor)
-        return super().upscale_block(lst, valid, guide, factor)
 
     # -- model -------------------------------------------------------------------------------
     def _model(self, max_leaf_nodes: int):

@@ -10,8 +10,6 @@ from ..kernels.sharpen import block_stats, linear_fit, linear_predict
 from .base import option_bool, option_whole, register_method
 from .guided import (
     GuidedSharpener,
-    block_guide,
-    check_working_set,
     fine_scale,
     flat_at_lst_scale,
     one_value_under,
@@ -115,12 +113,6 @@ class TsHARP(GuidedSharpener):
         tracemalloc, 70 (one band) to 216 (three bands, quadratic)."""
         k = n_bands * (2 if self.quadratic else 1)
         return 8 * max(9, 3 + 4 * k)
-
-    def upscale_block(self, lst, valid, guide, factor):
-        guide = block_guide(self, lst, guide, factor)
-        if guide is not None:
-            check_working_set(self, *np.shape(lst), guide.shape[1], factor)
-        return super().upscale_block(lst, valid, guide, factor)
 
     def fit(
         self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int
