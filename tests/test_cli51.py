@@ -6,6 +6,7 @@ advice dropped typed declarations its Python step never applied, reused an exist
 name and wrote a dated series as undated bands; a swapped guide file got Python-only advice;
 every bad tsharp/dms option got the hint about --model/--backend/--conserve."""
 
+import json
 import re
 import shlex
 import subprocess
@@ -326,3 +327,17 @@ def test_method_option_refusal_hints_deep_flags_only_where_they_are_at_fault(
                         "--factor", "2", *argv)
     assert code == 2
     assert (_DEEP_HINT in err) is hint, err
+
+
+@pytest.mark.parametrize("name", ["g{1}.tif", "g{x}.nc"])
+def test_guide_reorder_hint_takes_braces_in_the_path(tmp_path, name):
+    """(review 51d/1) the path was inside a string given to str.format: a guide named with
+    braces crashed the CLI (ValueError / KeyError) where the plain refusal was given before."""
+    from xlstsr.cli import _guide_reorder_hint
+
+    path = str(tmp_path / "my dir" / name)
+    message = ("guide bands swapped; reorder them into the model's order (channels 1, 0): "
+               "`guide = guide.isel(band=[1, 0])`.")
+    out = _guide_reorder_hint(message, {"--guide": path})
+    command = re.search(r"`(python -c [^`]*)`", out)[1]
+    assert json.dumps(path) in shlex.split(command)[2]

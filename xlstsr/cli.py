@@ -1663,18 +1663,20 @@ def _guide_reorder_hint(message: str, typed: dict[str, Any] | None) -> str:
     folder = Path(path).parent
     name = f"{Path(path).stem}_reordered{Path(path).suffix}"
     target = str(_unused_name(folder / name if os.access(folder, os.W_OK) else Path(name)))
-    head = (f"import os, sys{{}}; q = {json.dumps(target)}; os.path.exists(q) and sys.exit(q + "
-            "\" exists: remove it or pick another name\"); ")
+    def head(modules: str) -> str:  # (no str.format over the paths: braces in them are text)
+        return (f"import os, sys{modules}; q = {json.dumps(target)}; os.path.exists(q) and "
+                "sys.exit(q + \" exists: remove it or pick another name\"); ")
+
     if suffix in (".tif", ".tiff"):
         bands = [i + 1 for i in order]  # (rasterio's bands count from 1)
-        code = (head.format(", rasterio") + f"b = {bands}; s = rasterio.open({json.dumps(path)}); "
+        code = (head(", rasterio") + f"b = {bands}; s = rasterio.open({json.dumps(path)}); "
                 "f = rasterio.open(q, \"w\", **s.profile); f.write(s.read(b)); "
                 "f.descriptions = tuple(s.descriptions[i - 1] for i in b); "
                 "f.scales = tuple(s.scales[i - 1] for i in b); "
                 "f.offsets = tuple(s.offsets[i - 1] for i in b); "
                 "f.units = tuple(s.units[i - 1] for i in b); f.close()")
     elif suffix in (".nc", ".nc4"):
-        code = (head.format(", xarray as xr") + f"xr.open_dataset({json.dumps(path)})"
+        code = (head(", xarray as xr") + f"xr.open_dataset({json.dumps(path)})"
                 f".isel({m[2]}={order}).to_netcdf(q)")
     else:
         return message
