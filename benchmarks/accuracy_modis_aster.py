@@ -626,21 +626,26 @@ def as_listed(pid: str, known: Sequence[str]) -> str:
     return pid if pid in known or pid.zfill(3) not in known else pid.zfill(3)
 
 
+def _int_at_least(text: str, low: int, what: str) -> int:
+    """``text`` as an integer >= ``low`` for argparse, refused in one line naming ``what``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give {what} >= {low}, "
+                                         f"e.g. {low}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}: give {what} "
+                                         f">= {low}, e.g. {low}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type for a count (``--threads``, ``--jobs``) of the benchmarks: an integer >= 1, refused in one line.
 
     >>> positive_int("2")
     2
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
-                                         "e.g. 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
-                                         "e.g. 1")
-    return value
+    return _int_at_least(text, 1, "a count")
 
 
 def non_negative_int(text: str) -> int:
@@ -651,15 +656,7 @@ def non_negative_int(text: str) -> int:
     >>> non_negative_int("0")
     0
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a whole number "
-                                         ">= 0, e.g. 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}: give a whole number "
-                                         ">= 0, e.g. 0")
-    return value
+    return _int_at_least(text, 0, "a whole number")
 
 
 def all_listed(root: str | Path | None) -> list[str]:
