@@ -211,7 +211,9 @@ def test_no_copy_command_for_a_zip_source(tmp_path):
 
 # -- R1/3: one step of a cube out of range, the others in range ------------------------------
 
-def test_one_bad_step_of_a_cube_gets_no_file_wide_rescale(tmp_path, capsys):
+def one_bad_step_cube(tmp_path):
+    """A 3-step int16 Kelvin NetCDF (0.01 + 273.15) whose step 2 was stored from degrees
+    Celsius: that step out of range, the others in range."""
     k = _dn() * 0.02
     t = np.array(["2020-07-27", "2020-07-28", "2020-07-29"], "datetime64[ns]")
     # step 2 stored from degrees Celsius under the file's K coding (0.01 + 273.15)
@@ -224,6 +226,11 @@ def test_one_bad_step_of_a_cube_gets_no_file_wide_rescale(tmp_path, capsys):
                           "_FillValue": -32768}
     src = tmp_path / "cube.nc"
     ds.to_netcdf(src)
+    return src
+
+
+def test_one_bad_step_of_a_cube_gets_no_file_wide_rescale(tmp_path, capsys):
+    src = one_bad_step_cube(tmp_path)
     msg = _upscale_error(src, tmp_path / "o.nc", capsys)
     assert "2020-07-28" in msg, msg
     # was "the scale ... 0.01 is 10 times too large: with 0.001 ..." and a file-wide retag,

@@ -2678,25 +2678,41 @@ _OWN_TAG_HINT = ("a file's own tag is rewritten on a copy (GeoTIFF: `f.{0} = ({1
 #: GeoTIFF bands it holds), the third telling an array of several files (open_mfdataset, a
 #: concat of per-date files: their encoding names the first file only) from one file's
 #: (:func:`_file_size`), the fourth the bands read (0-based, from rioxarray's ``band``
-#: labels; or the one band's description, open_cog's ``long_name``; None: every band), whose
-#: tags alone a rewrite mends (:func:`_retag_command`)
+#: labels; or the one band's description, open_cog's ``long_name``; None: unknown), whose
+#: tags alone a rewrite mends (:func:`_retag_command`: none where a several-band file's
+#: band is unknown; a band picked with drop=True, whose tags are every band's: rioxarray
+#: gives a per-band ``scales`` attribute where they differ, refused before)
 _Source = tuple[str, "str | None", int, "tuple[int, ...] | str | None"]
 
 
+def _local_path(path: str) -> str | None:
+    """``path`` as a file (or .zarr folder) on this machine, resolved (a ``file://`` URL
+    decoded, as :func:`xlstsr.io.zarr.local_path` does), or None: a URL or GDAL virtual path
+    (zip://, https://, s3://, /vsicurl/...). Only a local file is re-read for its tags or
+    copied (``shutil.copyfile`` of a zip:// source failed, and re-reading a remote one costs)."""
+    from .io.zarr import local_path
+
+    if path.startswith("/vsi"):
+        return None
+    local = local_path(path)
+    if local is None:
+        return None
+    # (the path as given where it is one: a symlink's copy goes beside the link, as before)
+    text = str(local) if "://" in path else path
+    ok = local.is_file() or (text.lower().endswith(_ZARR_SUFFIX) and local.is_dir())
+    return text if ok else None
+
+
 def _local_file(path: str) -> bool:
-    """Whether ``path`` is a file on this machine, not a URL or GDAL virtual path (zip://,
-    https://, s3://, /vsicurl/...): only a local file is re-read for its tags or copied
-    (``shutil.copyfile`` of a zip:// source failed, and re-reading a remote one costs)."""
-    if "://" in path or path.startswith("/vsi"):
-        return False
-    return os.path.isfile(path) or (path.lower().endswith(_ZARR_SUFFIX) and os.path.isdir(path))
+    """Whether ``path`` is a file on this machine (:func:`_local_path`)."""
+    return _local_path(path) is not None
 
 
 def _file_size(source: _Source) -> int | None:
     """The number of values the file ``source`` holds for its variable (all bands of a
     GeoTIFF), or None where it cannot be read."""
-    path, var = source[:2]
-    if not _local_file(path):
+    path, var = _local_path(source[0]), source[1]
+    if path is None:
         return None
     suffix = os.path.splitext(path)[1].lower()
     try:
@@ -2721,9 +2737,10 @@ def _file_tags(source: _Source | None) -> tuple[list[float], list[float]] | None
     tags (a GeoTIFF's per-band ones; a NetCDF variable's attributes), or None where it cannot
     be read: what tells a file's own wrong tag from one the user typed (the command line's
     ``--scale`` sets the same attribute)."""
-    if source is None or not _local_file(source[0]):
+    path = None if source is None else _local_path(source[0])
+    if path is None:
         return None  # (a remote file is not re-read: its tags stay unknown)
-    path, var = source[:2]
+    var = source[1]
     suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix in _TIFF_SUFFIXES:
@@ -2761,6 +2778,19 @@ def _described_band(path: str, description: str) -> tuple[int, ...] | None:
     return (hits[0],) if len(hits) == 1 else None
 
 
+def _band_count(path: str) -> int:
+    """The number of bands of the GeoTIFF ``path`` (1 where it is none or unreadable)."""
+    if os.path.splitext(path)[1].lower() not in _TIFF_SUFFIXES:
+        return 1
+    try:
+        import rasterio
+
+        with rasterio.open(path) as f:
+            return int(f.count)
+    except (OSError, rasterio.errors.RasterioError):
+        return 1
+
+
 def _retag_command(source: _Source, scale: float | None = None,
                    drop_offset: bool = False) -> str:
     """A shell command that writes a copy of the file ``source`` (path, variable) with its
@@ -2773,14 +2803,14 @@ def _retag_command(source: _Source, scale: float | None = None,
     failure leaves nothing behind (a half-done copy kept the wrong tag under the advised
     name); a GeoTIFF is opened with ``IGNORE_COG_LAYOUT_BREAK=YES``, without which GDAL
     refuses to update a Cloud Optimized GeoTIFF (the shared MODIS files, xlstsr's own .tif
-    outputs). Only the bands read are retagged (``source[3]``; every band where unknown):
+    outputs). Only the bands read are retagged (``source[3]``; no command where unknown):
     every band's was set, and a copy's Emis_31 (0.002 + 0.49) read 5.09 for 0.95.
 
     Where the array holds more values than the file (several files, open_mfdataset: the
     encoding names the first only, not the one judged), a loop rewrites each file of the
     folder with that suffix (`for f in ...; do python -c '...' "$f"; done`)."""
-    path, var = source[:2]
-    if not _local_file(path):
+    path, var = _local_path(source[0]), source[1]
+    if path is None:
         return ""
     stem, suffix = os.path.splitext(path)
     size = _file_size(source)
@@ -2788,6 +2818,14 @@ def _retag_command(source: _Source, scale: float | None = None,
     bands = source[3] if len(source) > 3 else None
     if isinstance(bands, str):
         bands = _described_band(path, bands)
+    if bands is None and _band_count(path) > 1:
+        # the band read is unknown: a command retagging every band rescaled the others too
+        # (review 51c/1: isel(band=0, drop=True) read Emis_31 at 10 times its value)
+        return ("not given here: the file holds several bands, and which one this array is "
+                "cannot be told (its `band` coordinate was dropped, and its tags are every "
+                "band's), so a command would retag every band; select the band keeping its "
+                "coordinate (`.sel(band=[n])`, or open_cog's `band=`) to be given one, or set "
+                "the attribute as above")
     fixed = f"{stem}_retagged{suffix}"
     # one file: its path; several: each path the loop gives (sys.argv[1])
     p, q = ("p", "p[:-{}] + {}".format(len(suffix), json.dumps(f"_retagged{suffix}"))
@@ -4542,6 +4580,15 @@ def _lst_verdict(
         # one step wholly out while the cube's others read in range: the file's declared
         # scale/offset is theirs too, so no file-wide rescale is offered for it
         file_wide = drop is None or not _others_in_range(flat, i, lo, hi)
+        # judged alone (a lazy cube read one step per chunk) from a file of several steps:
+        # the other steps unseen, no command rewrites the file's tags for them all (review
+        # 51c/2: the good steps, the rewrite followed, read 276 K for 296 K); its fix and drop
+        # are told as the step's. (Files of one step each, open_mfdataset's: their loop kept.)
+        judged = source
+        if source is not None and drop is not None and flat.shape[0] == 1:
+            held = _file_size(source)
+            judged = (None if held is not None and flat[i].size < held and source[2] <= held
+                      else source)
         # a step's drop only where another image of the cube holds temperatures (or, one image
         # per task, the others unseen): a cube wholly out for one cause (an extra offset on
         # every step) was told to drop its first step, then the next
@@ -4594,7 +4641,7 @@ def _lst_verdict(
             cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                      or _range_cause(finite, median, physical_range, stored, units_known, ref,
                                      cli, _like_at(like, i), attrs_of, packed, what=what,
-                                     stored_kind=stored_kind, source=source,
+                                     stored_kind=stored_kind, source=judged,
                                      file_wide=file_wide))
             raise PhysicalRangeError(
                 f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
@@ -4652,7 +4699,7 @@ def _lst_verdict(
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
                                  _like_at(like, i), attrs_of, packed, maskable, what=what,
-                                 stored_kind=stored_kind, source=source,
+                                 stored_kind=stored_kind, source=judged,
                                  file_wide=file_wide))
         fix = ("" if keep_out_of_range else
                # a cube's step wholly out: refused when followed (nothing left), its drop said
@@ -6008,6 +6055,7 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
     vals = block[bad]
     img = int(np.nonzero(bad.any(axis=(1, 2)))[0][0])
     guide_out = _guide_out_of_range(guide) if guided else None
+    scaled = _guide_scale_hint(guide) if guided and guide_out else ""
     # the bad values of that image, plus 273.15, back within its bounds and near the input's
     # median: degrees Celsius (values near 0 far from it, e.g. z-scores of a model that forgot to
     # de-normalise, are not: adding 273.15 would give a flat field that passes)
@@ -6032,10 +6080,15 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
                  "scene does not hold"
                  + (f" (the guide holds values outside NDVI's -1 to 1, {guide_out}: likely "
                     "those pixels; its scale does not change this method's result)"
-                    if guided and guide_out else "")
+                    if guided and guide_out and not scaled else
+                    f" (most of the guide is outside NDVI's -1 to 1, {guide_out}: it is at "
+                    f"another scale, {scaled}; that scale does not change this method's "
+                    "result, its extreme pixels do)" if guided and guide_out else "")
                  + ". Mask those guide pixels (NaN: they get the bicubic "
                  "value), e.g. `guide.where(guide > 0)` for water"
-                 + (" or `guide.where(abs(guide) <= 1)`" if guided and guide_out else "")
+                 # (only where a few are out: on NDVI x 10000 it blanked the whole guide)
+                 + (" or `guide.where(abs(guide) <= 1)`" if guided and guide_out and not scaled
+                    else "")
                  + ", or compare with method='bicubic'.")
     elif guided and guide_out:
         cause = ("Its inputs are not what it expects: the guide holds values outside NDVI's -1 "
@@ -6094,6 +6147,28 @@ def _guide_out_of_range(guide: Any) -> str | None:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return None
     return f"{lo:.4g} to {hi:.4g}" if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6 else ""
+
+
+def _guide_scale_hint(guide: Any) -> str:
+    """Where most of the guide's finite pixels lie outside NDVI's -1 to 1 (a guide of NDVI
+    digital numbers, x 10000 as MOD13's): the scale to read it at as text ("NDVI x 10000:
+    divide by 10000, or declare its 'scale_factor'"); ``""`` where only a few are out (those
+    pixels are masked), or unknown. Masking ``abs(guide) <= 1`` blanked such a guide whole."""
+    if guide is None or isinstance(guide, dsa.Array):
+        return ""
+    g = np.asarray(guide, dtype=np.float64)
+    ok = np.isfinite(g)
+    if not ok.any():
+        return ""
+    out = float(np.mean(np.abs(g[ok]) > 1.0 + 1e-6))
+    if out <= 0.5:
+        return ""
+    top = float(np.max(np.abs(g[ok])))
+    for factor, what in ((100.0, "NDVI in percent"), (1e4, "NDVI x 10000")):
+        if top <= factor * (1.0 + 1e-6):
+            return (f"likely {what}: divide it by {factor:g}, or declare its "
+                    f"'scale_factor' {1 / factor:g}")
+    return "divide it by its scale, or declare its 'scale_factor'"
 
 
 def _adapt_lr(adapt: Any) -> float | None:
