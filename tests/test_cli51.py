@@ -341,3 +341,17 @@ def test_guide_reorder_hint_takes_braces_in_the_path(tmp_path, name):
     out = _guide_reorder_hint(message, {"--guide": path})
     command = re.search(r"`(python -c [^`]*)`", out)[1]
     assert json.dumps(path) in shlex.split(command)[2]
+
+
+def test_scaling_one_bad_step_of_a_chunked_file_gets_no_file_wide_rewrite(tmp_path, capsys):
+    """(review 51d/2) each lazy block carried the file's path: a block of one bad step got a
+    rewrite of the file's scale_factor, which, followed, read the good steps 3000 K."""
+    from test_validate51 import one_bad_step_cube
+
+    cube = xr.open_dataset(one_bad_step_cube(tmp_path), decode_cf=False)
+    cube["lst"].encoding["chunksizes"] = (1, 64, 64)  # (the CLI reads a file in its chunks)
+    src = tmp_path / "chunked.nc"
+    cube.to_netcdf(src)
+    code, err = run_cli(capsys, "scaling", src, tmp_path / "t.csv")
+    assert code == 2 and "outside the physical range" in err, err
+    assert "_retagged" not in err and "python -c" not in err, err

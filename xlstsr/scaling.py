@@ -98,10 +98,16 @@ def _block_encoding(lst: xr.DataArray) -> dict[str, Any]:
     (judged and rewritten on a copy, as for the whole array). Without ``source`` where ``lst``
     spans several files (open_mfdataset: the encoding names the first only): a block is judged
     by its own size, so the first file's one-file command would be given for any block, where
-    the whole array's refusal gives the loop over every file."""
+    the whole array's refusal gives the loop over every file; nor where a block holds only some
+    of the steps (one bad step is no file-wide tag)."""
     encoding = dict(lst.encoding)
     source = _source_of(lst)
-    if source is not None:
+    lead = [d for d in lst.dims if d not in spatial_names(lst).values()]
+    if lst.chunks is not None and any(len(lst.chunksizes[d]) > 1 for d in lead):
+        # a block holds some of the file's steps: its one bad step was given the file-wide
+        # rewrite (followed, the good steps read 3000 K); judged as values only
+        encoding.pop("source", None)
+    elif source is not None:
         size = _file_size(source)
         if size is not None and source[2] > size:
             encoding.pop("source", None)
