@@ -37,6 +37,7 @@ from .errors import (
 )
 from .grid import _COARSE_GUIDE_NOTES, align_guide, pixel_side
 from .kernels.aggregate import block_mean
+from .kernels.coregister import constant_border
 from .steps import (
     _cf_decode_fix,
     _cf_time_key,
@@ -61,6 +62,7 @@ from .validate import (
     crs_mismatch,
     decode_guide,
     georeference,
+    nearest_block_size,
     raster_fields,
     spatial_dims,
     suspect_guide_fill,
@@ -2196,6 +2198,8 @@ def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False,
     # a band declared as NDVI (``ndvi``): a product's fill found by its valid range alone (MOD13's
     # -3000 under NDVI x 10000) is left to _refuse_ndvi_range, which names the scale beside it
     fill = suspect_guide_fill(values, products=not ndvi)
+    if fill is None and not sampled:
+        _refuse_border_fill(c, values)
     if fill is not None:
         v, share = fill
         where = (f"on {share:.1%} of its valid pixels" if share >= 0.001 else
@@ -2207,6 +2211,51 @@ def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False,
             "-9999, 255). Declare it on the guide (`guide.rio.write_nodata("
             f"{v:.6g})` or `guide.attrs['_FillValue'] = {v:.6g}`) or mask it "
             f"(`guide.where(guide != {v:.6g})`)."
+        )
+
+
+#: a channel with at most this many distinct values is a class map (land cover, a water mask),
+#: whose class may genuinely fill edge rows: :func:`_refuse_border_fill` leaves it alone
+BORDER_CLASS_VALUES = 64
+
+
+def _refuse_border_fill(c: int, values: np.ndarray) -> None:
+    """Refuse guide channel ``c`` (``values``: its images, ``(n, Y, X)`` or ``(Y, X)``, on the
+    fine grid) where an image holds a constant band along its edge
+    (:func:`xlstsr.kernels.coregister.constant_border`: one exact value on 2 or more whole edge
+    rows / columns), as a warp without a nodata value leaves around a scene. A constant block
+    at a corner alone is not judged here (a window of water set to one value is data, and a
+    dask guide, not checked, must give what the same guide in memory gives). A 0 border on 4 % of an NDVI hides among genuine NDVI near 0, so
+    :func:`~xlstsr.validate.suspect_guide_fill` does not see it; read as data, DISR's output
+    moved by up to 3.2 K away from the border (the guide's offset check already leaves it out).
+    Class maps (at most :data:`BORDER_CLASS_VALUES` distinct values: a land-cover class or a
+    water mask may fill an edge) are not judged. Checked on in-memory guides only: a dask
+    guide's blocks do not see the image's edges."""
+    imgs = np.asarray(values)
+    imgs = imgs.reshape(-1, *imgs.shape[-2:])
+    for img in imgs:
+        lines_only = img.size + 1  # no corner block is that large
+        found = constant_border(img, min_block=lines_only)  # block 1 first: cheaper
+        if found is None:
+            continue
+        # a field resampled by nearest neighbour is made of squares: its lines are counted
+        # in them
+        found = constant_border(img, min_block=lines_only, block=nearest_block_size(img))
+        if found is None:
+            continue
+        ok = np.isfinite(img)
+        if np.unique(img[ok]).size <= BORDER_CLASS_VALUES:
+            return
+        v = _fill_text(found.value)
+        share = float(found.mask[ok].mean())
+        raise UndeclaredFillError(
+            f"guide channel {c} holds {v} on {found.where} (about {share:.1%} of its valid "
+            "pixels with those next to them): a constant band along its edge, as a warp "
+            "without a nodata value leaves around a scene (gdalwarp without -dstnodata), an "
+            "undeclared fill. Read as data it is used as guide detail (DISR's output moved by "
+            f"up to 3.2 K away from a 0 border on 4 % of an NDVI). Mask it (`guide = guide."
+            f"where(guide != {v})`), or declare it where the file is made (`gdalwarp "
+            f"-dstnodata {v}`, then read with `rioxarray.open_rasterio(path, masked=True)`)."
         )
 
 
