@@ -366,9 +366,9 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str,
 def _mask_border_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> xr.DataArray:
     """``fine`` with a constant border band masked (:func:`xlstsr.kernels.coregister.
     constant_border`: one exact value on whole edge rows / columns or a corner block, as a warp
-    without a nodata value leaves around a scene), after refusing it (``errors="raise"``),
-    warning (``"warn"``) or, with ``"ignore"``, without a word: a caller that judges the field
-    itself (the guide's offset check under ``guide_offset='auto'``). A 0 border on 4 % of an
+    without a nodata value leaves around a scene), with a warning (``errors="raise"`` or
+    ``"warn"``) or, with ``"ignore"``, without a word: a caller that judges the field itself
+    (the guide's offset check under ``guide_offset='auto'``). A 0 border on 4 % of an
     NDVI's pixels hides among genuine NDVI near 0 (no spread-based fill check finds it): read
     as data it put the estimate 330 m off, "reliable", and the guide was moved by it. Left out,
     the estimate is that of the field with the fill declared: a constant band holds no pattern
@@ -397,10 +397,10 @@ def _mask_border_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> xr.D
             f"pixels). Mask it: `fine = fine.where(fine != {v!r})`, or declare it where the file "
             f"is made (`gdalwarp -dstnodata {v!r}`, then read with `rioxarray.open_rasterio("
             f"path, masked=True)`)")
-    if errors == "raise":
-        raise UndeclaredFillError(said + "; if it is data, pass errors='warn': the estimate then "
-                                  "leaves it out.")
-    if errors == "warn":
+    if errors != "ignore":
+        # warned, not refused, under "raise" too: a genuine constant edge (an LST clipped at
+        # the sensor's maximum in a corner, sea rows at one value, a coarse field resampled at
+        # 3.33x) was refused, and evaluate has no errors= to pass; leaving it out costs pixels
         warn(said + ". It is left out of the estimate.")
     mask = np.stack([np.zeros(imgs.shape[1:], bool) if b is None else b.mask for b in found])
     out = np.where(mask.reshape(vals.shape), np.nan, vals.astype(np.float64, copy=False))
