@@ -752,6 +752,8 @@ def run_command(args: argparse.Namespace) -> str:
     opts: list[str] = ["--smoke"] if args.smoke else []
     if args.root is not None:
         opts += ["--root", str(Path(args.root).expanduser().resolve())]
+    elif not is_project_data(data_root()):  # ($XLSTSR_DATA's folder: rerun, it read ours)
+        opts += ["--root", str(data_root())]
     opts += ["--pairs", args.pairs] if args.pairs_given else []
     opts += ["--methods", args.methods] if args.methods_given else []
     opts += ["--figure-pair", args.figure_pair] if args.figure_pair else []

@@ -110,6 +110,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -137,6 +138,7 @@ from xlstsr.datasets.root import (
     HELD_BACK_RESULTS,
     check_output,
     data_root,
+    is_project_data,
     require_data,
     results_dir,
 )
@@ -1492,7 +1494,11 @@ def page_command(args: argparse.Namespace) -> str:
     written or where (``--json``, ``--out`` as given, ``--threads``), so that rerunning it
     writes the same files; ``args.given_out``: ``--out`` as given (``args.out`` becomes the
     folder used)."""
-    return ("python benchmarks/scale_invariance.py" + " --smoke" * args.smoke
+    # a folder named by $XLSTSR_DATA, not by --train/--test: the command names it (rerun
+    # without it, it read the project's own scenes)
+    env = ("" if (args.train is not None and args.test is not None)
+           or is_project_data(data_root()) else f"XLSTSR_DATA={shlex.quote(str(data_root()))} ")
+    return (env + "python benchmarks/scale_invariance.py" + " --smoke" * args.smoke
             + "".join(f" --{k} {getattr(args, k)}" for k in ("train", "test")
                       if getattr(args, k) is not None)
             + (" --split time" if args.split == "time" else "")

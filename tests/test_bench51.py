@@ -280,6 +280,24 @@ def test_accuracy_run_command_names_the_options_given():
     assert acc.run_command(acc.parse_args([])) == "python benchmarks/accuracy_modis_aster.py"
 
 
+def test_pages_name_a_data_folder_given_by_the_environment(monkeypatch, tmp_path):
+    """(review 51f/1) a held-back run through $XLSTSR_DATA wrote a command without its folder:
+    rerun, it read the project's own data."""
+    monkeypatch.setenv("XLSTSR_DATA", str(tmp_path))
+    acc = load_benchmark("accuracy_modis_aster")
+    assert acc.run_command(acc.parse_args(["--smoke"])).endswith(f"--smoke --root {tmp_path}")
+    import argparse
+
+    si = load_benchmark("scale_invariance")
+    args = argparse.Namespace(smoke=True, train=None, test=None, split="position", psf="none",
+                              bounds="land", epochs=1, seed=0, no_stats=False, threads=1,
+                              json=None, given_out=None)
+    assert si.page_command(args) == (f"XLSTSR_DATA={tmp_path} python "
+                                     "benchmarks/scale_invariance.py --smoke")
+    monkeypatch.delenv("XLSTSR_DATA")  # the project's own data: no folder named
+    assert si.page_command(args) == "python benchmarks/scale_invariance.py --smoke"
+
+
 # -- 7. accuracy_modis_aster.py: the anchor check on another folder's pairs ----------------------
 
 
