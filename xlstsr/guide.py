@@ -2198,7 +2198,9 @@ def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False,
     # a band declared as NDVI (``ndvi``): a product's fill found by its valid range alone (MOD13's
     # -3000 under NDVI x 10000) is left to _refuse_ndvi_range, which names the scale beside it
     fill = suspect_guide_fill(values, products=not ndvi)
-    if fill is None and not sampled:
+    if fill is None and not sampled and not (ndvi and _beyond_ndvi(values)):
+        # (an NDVI stored x 10000 is told its scale and fill together by _refuse_ndvi_range;
+        # its MOD13 -3000 rows were told as a border alone)
         _refuse_border_fill(c, values)
     if fill is not None:
         v, share = fill
@@ -2263,6 +2265,14 @@ def _refuse_border_fill(c: int, values: np.ndarray) -> None:
 #: +-NDVI_LIMIT (decoded MODIS NDVI: 0 of the 55 MODIS/ASTER pairs' pixels beyond +-1)
 NDVI_LIMIT = 1.05
 NDVI_MAX_OUTSIDE = 0.01
+
+
+def _beyond_ndvi(values: np.ndarray) -> bool:
+    """Whether more than :data:`NDVI_MAX_OUTSIDE` of ``values``' valid pixels lie beyond
+    +-:data:`NDVI_LIMIT` (an NDVI channel :func:`_refuse_ndvi_range` refuses)."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v)
+    return bool(ok.any()) and float((np.abs(v[ok]) > NDVI_LIMIT).mean()) > NDVI_MAX_OUTSIDE
 
 
 def _declared_ndvi(band: xr.DataArray) -> str:
