@@ -32,6 +32,22 @@ def _codes(msg: str) -> list[str]:
 
 # -- R2/4: band descriptions of the rasterio readers' Datasets ---------------------------------
 
+def saved_guided_model(lst, guide_path, tmp_path):
+    """The path of a one-epoch guided DISR model trained on ``lst`` beside the guide file
+    ``guide_path`` read with rioxarray (its band descriptions recorded as the channels)."""
+    from xlstsr.train import fit_cube
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, _ = fit_cube(lst, guide=rioxarray.open_rasterio(guide_path),
+                            mode="degraded_disr", factor=4, patch=16, window=32, epochs=1,
+                            batch_size=4, trainer_options={"logger": False,
+                                                           "enable_checkpointing": False,
+                                                           "enable_progress_bar": False})
+    xlstsr.nn.save_model(model, tmp_path / "m.pt")
+    return tmp_path / "m.pt"
+
+
 def described_guides(tmp):
     """The sample scene, and a described (NDVI, red) GeoTIFF guide and the same bands swapped,
     described (red, NDVI), written in ``tmp``: their paths by 'right' / 'swapped'."""
@@ -113,18 +129,8 @@ def test_keys_that_name_a_quantity_keep_precedence(guide_files):
 
 @pytest.mark.filterwarnings("ignore")
 def test_upscale_refuses_the_swapped_band_as_variable_guide(guide_files, tmp_path):
-    from xlstsr.train import fit_cube
-
     lst, paths = guide_files
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model, _ = fit_cube(lst, guide=rioxarray.open_rasterio(paths["right"]),
-                            mode="degraded_disr", factor=4, patch=16, window=32, epochs=1,
-                            batch_size=4, trainer_options={"logger": False,
-                                                           "enable_checkpointing": False,
-                                                           "enable_progress_bar": False})
-    xlstsr.nn.save_model(model, tmp_path / "m.pt")
-    m = xlstsr.nn.load_model(tmp_path / "m.pt")
+    m = xlstsr.nn.load_model(saved_guided_model(lst, paths["right"], tmp_path))
     lst16 = lst.isel(y=slice(0, 8), x=slice(0, 8))
     for reader in _readers().values():
         with pytest.raises(GuideScaleError, match="labelled"):  # ran silently (307.2 K)

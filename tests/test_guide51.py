@@ -8,12 +8,11 @@ dates and how to make them time steps (it was told to compute NDVI from red and 
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pytest
 import xarray as xr
-from test_guide50 import described_guides
+from test_guide50 import described_guides, saved_guided_model
 
 import xlstsr
 from xlstsr.errors import GuideScaleError, XlstsrError
@@ -134,19 +133,9 @@ def test_a_channel_labelled_as_another_model_channel_beside_unlabelled_ones():
 
 @pytest.mark.filterwarnings("ignore")
 def test_upscale_refuses_a_swapped_list_of_described_files(single_files, tmp_path):
-    from xlstsr.train import fit_cube
-
     s, paths = single_files
     lst = s["lst_1km"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model, _ = fit_cube(lst, guide=rioxarray.open_rasterio(paths["right"]),
-                            mode="degraded_disr", factor=4, patch=16, window=32, epochs=1,
-                            batch_size=4, trainer_options={"logger": False,
-                                                           "enable_checkpointing": False,
-                                                           "enable_progress_bar": False})
-    xlstsr.nn.save_model(model, tmp_path / "m.pt")
-    m = xlstsr.nn.load_model(tmp_path / "m.pt")
+    m = xlstsr.nn.load_model(saved_guided_model(lst, paths["right"], tmp_path))
     lst16 = lst.isel(y=slice(0, 8), x=slice(0, 8))
     ref = xlstsr.upscale(lst16, 4, method="disr", model=m,
                          guide=rioxarray.open_rasterio(paths["right"])).values

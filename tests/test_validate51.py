@@ -291,19 +291,26 @@ def test_packed_zarr_with_its_own_wrong_scale_gets_a_rewrite_that_works(tmp_path
 
 # -- M/2: a refused tsharp/dms output is not blamed on the guide's units -----------------------
 
-@pytest.mark.parametrize("method", ["tsharp", "dms"])
-def test_regression_sharpener_output_is_not_blamed_on_the_guide_units(method):
+def sharpener_refusal(method: str, guide: np.ndarray) -> str:
+    """The refusal of an 8 x 8 ``method`` output block with one implausible pixel (386.9 K at
+    (3, 3)) beside the fine ``guide``."""
     from xlstsr.errors import ImplausibleOutputError
     from xlstsr.validate import _check_output_block
 
-    guide = np.full((8, 8), 0.5)
-    guide[3, 3] = -3.0  # an NDVI of reflectances summing near 0
     block = np.full((1, 8, 8), 300.0)
     block[0, 3, 3] = 386.9
     with pytest.raises(ImplausibleOutputError) as err:
         _check_output_block(block, np.array([[295.0, 305.0]]), method=method, guided=True,
                             physical_range=(150.0, 400.0), guide=guide)
     msg = str(err.value)
+    return msg
+
+
+@pytest.mark.parametrize("method", ["tsharp", "dms"])
+def test_regression_sharpener_output_is_not_blamed_on_the_guide_units(method):
+    guide = np.full((8, 8), 0.5)
+    guide[3, 3] = -3.0  # an NDVI of reflectances summing near 0
+    msg = sharpener_refusal(method, guide)
     # was "... most likely in other units or scale ... NDVI in percent: divide by 100", which,
     # followed, gave the same refusal (the regression does not depend on the guide's scale)
     assert "divide by 100" not in msg, msg
