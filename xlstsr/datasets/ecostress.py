@@ -47,7 +47,7 @@ from ..errors import (
     warn,
 )
 from ..kernels.aggregate import radiometric_mean
-from ..validate import LAND_SURFACE_K
+from ..validate import LAND_SURFACE_K, check_bool
 from .root import _missing_data, _no_such_file, data_root
 
 __all__ = [
@@ -97,6 +97,12 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
     if root is not None and Path(root).is_file():  # scenes.csv or a scene's file: its folder
         up = Path(root).parent
         root = up.parent if up.name in ("LST", "cloud_mask", "water_mask") else up
+    elif (root is not None and root.is_dir() and root.name in ("LST", "cloud_mask", "water_mask")
+          and not ((root / "scenes.csv").is_file() or (root / "LST").is_dir())
+          and (root.parent / "LST").is_dir()):
+        # the scenes' LST/ (or mask) folder itself, as a file inside it is taken: it was
+        # "no ECOSTRESS scene in .../LST/ecostress_la", a folder that does not exist
+        root = root.parent
     if root is not None and ((Path(root) / "scenes.csv").is_file() or (Path(root) / "LST").is_dir()):
         return Path(root)
     base = data_root(root, dataset="ecostress_la")
@@ -370,7 +376,8 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     root : path, optional
         The ``ecostress_la`` folder itself (or any folder laid out like it), or the data folder
         holding it (:func:`xlstsr.datasets.data_root`) or holding one folder of another name
-        laid out like it (``LST/``, ``cloud_mask/``, ``water_mask/``; several are refused).
+        laid out like it (``LST/``, ``cloud_mask/``, ``water_mask/``; several are refused);
+        its ``LST/`` folder (or a file in it) stands for it.
 
     Examples
     --------
@@ -729,6 +736,7 @@ def ecostress_box(root: str | os.PathLike[str] | None = None, *,
     >>> round(w, 2), round(n, 2)  # doctest: +SKIP
     (-118.71, 34.32)
     """
+    main_group = check_bool("main_group", main_group)  # "no" is truthy: the main group's box
     folder = str(_folder(root).resolve())
     listing = _listing(folder)
     whole, main, apart, split = _folder_groups(folder, listing)

@@ -80,7 +80,8 @@ def open_mod11a1_granule(
         ``MOD11A1*.hdf`` granule. A folder must hold exactly one granule (with
         several, pass the one wanted; :func:`xlstsr.io.open_modis` stacks several along time).
     max_modland : int
-        Largest accepted MODLAND QC value: 1 (default) keeps "good" and "other quality".
+        Largest accepted MODLAND QC value: 1 (default) keeps "good" and "other quality"; 0
+        (good only) is refused for a granule without the layer's QC (``QC_Day``).
 
     Raises
     ------

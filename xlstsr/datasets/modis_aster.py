@@ -52,7 +52,7 @@ from ..errors import (
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
 from ..guide import check_alignment
-from ..validate import spatial_dims
+from ..validate import check_bool, spatial_dims
 from .root import DATA_ENV, _missing_data, data_root
 
 __all__ = [
@@ -596,6 +596,8 @@ def open_modis_aster_pair(
     >>> lst.shape, ndvi.shape, str(aster.rio.crs)  # doctest: +SKIP
     ((64, 64), (256, 256), 'EPSG:32631')
     """
+    # a string flag ("no") is truthy: it masked the truth (16,244 pixels of pair 001)
+    truth_mask = check_bool("truth_mask", truth_mask)
     folder = _modis_aster_dir(root)
     pid = _pair_id(pair_id, root)
     # every pair is a Terra daytime acquisition (MODIS and ASTER on one platform): labelled so

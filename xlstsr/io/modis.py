@@ -252,6 +252,8 @@ def _granule_date(path: Path, days: tuple[str, str] | None) -> np.datetime64 | N
 
 #: a MODIS granule's name: the product's short name, then its date (``MOD11A1.A2019305.``)
 _GRANULE_PRODUCT = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.A\d{7}\.")
+#: a MODIS granule's collection after its date (and tile): ``.006.`` (C6), ``.061.`` (C6.1)
+_COLLECTION = re.compile(r"\.A\d{7}\.(?:h\d\dv\d\d\.)?(\d{3})\.")
 
 
 def _granule_product(path: PathLike) -> str | None:
@@ -282,6 +284,7 @@ def _check_one_product(paths: Sequence[PathLike], how: str = "open_modis") -> No
         if product is not None:
             groups.setdefault(product, []).append(Path(os.fspath(p)).name)
     if len(groups) < 2:
+        _check_one_collection(paths, how)
         return
     said = "; ".join(f"{k}: {len(v)} ({v[0]}{' ...' if len(v) > 1 else ''})"
                      for k, v in groups.items())
@@ -293,6 +296,37 @@ def _check_one_product(paths: Sequence[PathLike], how: str = "open_modis") -> No
         f"the {noun} are of {len(groups)} products ({said}): one series is one product "
         "(Terra's and Aqua's overpasses are hours apart, an 8-day composite is no daily "
         f"field). Open each product separately, e.g. `{example}`."
+    )
+
+
+def _check_one_collection(paths: Sequence[PathLike], how: str = "open_modis") -> None:
+    """Refuse MODIS-named granules of one product from several collections (C6 ``.006.`` and
+    C6.1 ``.061.``: reprocessings with other calibration inputs) stacked as one series: they
+    were refused on a shared date (two versions) but stacked without a word on different
+    dates. Names without a collection are not judged. ``how`` as for
+    :func:`_check_one_product`."""
+    groups: dict[str, list[Path]] = {}
+    for p in paths:
+        m = _COLLECTION.search(Path(os.fspath(p)).name)
+        if m is not None and _granule_product(p) is not None:
+            groups.setdefault(m.group(1), []).append(Path(os.fspath(p)))
+    if len(groups) < 2:
+        return
+    said = "; ".join(f"{k}: {len(v)} ({v[0].name}{' ...' if len(v) > 1 else ''})"
+                     for k, v in sorted(groups.items()))
+    latest = max(groups)  # the latest reprocessing, which replaces the earlier ones
+    first = groups[latest][0]
+    tile = re.search(r"\.(h\d\dv\d\d)\.", first.name)
+    pattern = str(first.parent / (f"{_granule_product(first)}.A*."
+                                  f"{tile.group(1) + '.' if tile else ''}{latest}.*{first.suffix}"))
+    example = (f"open_modis({pattern!r})" if how == "open_modis"
+               else f"open_cog(sorted(glob.glob({pattern!r})))")
+    noun = "granules" if how == "open_modis" else "files"
+    raise XlstsrError(
+        f"the {noun} are of {len(groups)} collections of {_granule_product(first)} ({said}): "
+        "one series is one collection (each reprocessing has its own calibration and "
+        f"algorithm; C6.1 replaced C6). Open the {noun} of one collection, e.g. the latest "
+        f"`{example}` (download the missing dates in it), leaving the others out."
     )
 
 
@@ -523,6 +557,25 @@ def _no_layer(path: Path, variable: str | None, names: list[str], kind: str = "L
     return (f"{path.name} has {what} to take instead; its variables are {names}{example}.")
 
 
+def _refuse_missing_qc(path: Path, variable: str, names: Sequence[str]) -> None:
+    """Refuse ``max_modland=0`` for an LST layer whose QC layer the granule lacks (a download
+    of selected layers: LST_Day_1km without QC_Day): the mask asked for was dropped without a
+    word (82,045 "other quality" pixels of the shared granule kept as Kelvin). 1-3 reject only
+    MODLAND 2-3, pixels that are the LST's fill anyway, so they read the same without QC."""
+    if not variable.startswith("LST_"):
+        return
+    wanted = _qc_name(variable, ["QC"])  # QC_Day / QC_Night, or MOD21A1D/N's QC
+    if wanted is None or wanted in names:
+        return
+    raise VariableNotFoundError(
+        f"max_modland=0 asks to mask {variable} of {path.name} by its QC layer {wanted!r}, "
+        f"which the granule does not hold (its variables are {names}: a download of "
+        f"selected layers?), so the mask cannot be applied. Open a granule that holds "
+        f"{wanted} (download it with its QC layers), or leave out max_modland to read "
+        f"{variable} without QC masking (its MODLAND 2-3 pixels are gaps as its fill)."
+    )
+
+
 def _open_one(
     path: PathLike, variable: str | None, qc: str | None, max_modland: int, decode: bool,
     chunks: Any, explicit_qc: bool = False, recorded: list[Any] | None = None
@@ -554,6 +607,8 @@ def _open_one(
         attrs = dict(sds.attributes())
         shape = tuple(info[variable][1])
         qc_name = _qc_name(variable, names) if qc == "auto" else qc
+        if qc == "auto" and explicit_qc and max_modland == 0:
+            _refuse_missing_qc(path, variable, names)
         if qc_name is not None and qc_name not in names:
             if qc != "auto":
                 raise VariableNotFoundError(
@@ -663,9 +718,6 @@ def _open_one(
     return da.rio.write_crs(crs).rio.write_transform(t)
 
 
-_COLLECTION = re.compile(r"\.A\d{7}\.(?:h\d\dv\d\d\.)?(\d{3})\.")
-
-
 def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | None]) -> None:
     """Refuse stacked granules that are copies of one: two of one product (and collection,
     where their names give them) recording the same days. For a daily granule the product must
@@ -708,6 +760,25 @@ def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | N
             "(RANGEBEGINNINGDATE/RANGEENDINGDATE of their CoreMetadata) under two names: "
             "copies of one granule, one of them renamed. Keep the one named for its "
             "product's date of that window and leave the other out."
+        )
+
+
+def _refuse_repeats(paths: Sequence[Path]) -> None:
+    """Refuse one file listed twice (overlapping globs; once absolute, once relative; through
+    a symlink): it was called "copies of one granule" and told to remove the copy, which
+    deleted the only file."""
+    seen: dict[str, Path] = {}
+    for p in paths:
+        real = os.path.realpath(absolute_path(p))
+        if real not in seen:
+            seen[real] = p
+            continue
+        same = (f"{p} twice" if str(p) == str(seen[real])
+                else f"{seen[real]} and {p}, the same file,")
+        raise XlstsrError(
+            f"the list of granules names {same} ({real}): each granule is one step. "
+            "De-duplicate the list, e.g. `sorted({os.path.realpath(f) for f in files})`, and "
+            "open it again (no file needs removing)."
         )
 
 
@@ -771,7 +842,8 @@ def open_modis(
     max_modland : int, optional
         Largest accepted MODLAND QC value (bits 0-1, decoded by :func:`xlstsr.qc.modland`): 0 =
         good quality only, 1 = also "produced, other quality" (default), 2-3 = not produced
-        (always gaps: their LST is the fill value). With ``decode=False`` the QC mask is
+        (always gaps: their LST is the fill value). 0 for an LST whose QC layer the granule
+        lacks (a download of selected layers) is refused. With ``decode=False`` the QC mask is
         applied only where ``qc`` (other than ``"auto"``) or ``max_modland`` is given: the
         rejected pixels are set to the layer's ``_FillValue`` (0 for MOD11 LST; the result
         stays integer, and :func:`xlstsr.upscale` reads them as gaps), recorded in
@@ -810,7 +882,8 @@ def open_modis(
     ------
     XlstsrError
         A file that is not HDF4, a grid neither MODIS sinusoidal nor geographic, granules of
-        different tiles, products (MOD11A1 and MYD11A1) or with the same date, a granule
+        different tiles, products (MOD11A1 and MYD11A1), collections of one product (C6
+        ``.006.`` and C6.1 ``.061.``) or with the same date, one file listed twice, a granule
         without a date (in its name, or the one day its CoreMetadata records) when several are
         stacked, one whose name's date (``.AYYYYDDD.``) is outside the days its CoreMetadata
         records (``RANGEBEGINNINGDATE`` to ``RANGEENDINGDATE``: a renamed copy), or stacked
@@ -819,7 +892,8 @@ def open_modis(
         computed, a damaged granule (named, to download again). A ``chunks`` dict naming
         dims other than ``y``, ``x`` and ``time``.
     VariableNotFoundError
-        ``variable`` (or the QC layer) is not in the granule.
+        ``variable`` (or the QC layer) is not in the granule; ``max_modland=0`` for an LST
+        layer of a granule without its QC layer.
 
     Examples
     --------
@@ -851,6 +925,7 @@ def open_modis(
         return _open_one(path, variable, qc, max_modland, decode, chunks, explicit_qc)  # type: ignore[arg-type]
     if not paths:
         raise XlstsrError("open_modis got an empty list of granules")
+    _refuse_repeats(paths)
     log.info("open_modis: %d granules, %s", len(paths), variable)
     recorded: list[tuple[str, str] | None] = []
     arrays = [_open_one(p, variable, qc, max_modland, decode, chunks, explicit_qc, recorded)
