@@ -115,21 +115,27 @@ def test_open_modis_refuses_c6_and_c61_granules_stacked_and_its_advice_opens(tmp
     c6 = _granule(tmp_path / "MOD11A1.A2019305.h14v09.006.2019306084028.hdf")
     c61 = [_granule(tmp_path / f"MOD11A1.A2019{d}.h14v09.061.2020{d}084028.hdf")
            for d in (306, 307)]
-    for given in ([c6, *c61], str(tmp_path / "MOD11A1.*.hdf")):
+    pattern = str(tmp_path / "MOD11A1.*.hdf")
+    for given, files in (([c6, *c61], [c6, *c61]), (pattern, sorted(glob.glob(pattern)))):
         with pytest.raises(XlstsrError, match=r"2 collections of MOD11A1 \(006: 1 .*061: 2 "
                            r".*one series is one collection") as err:
             open_modis(given)
-    advice = re.search(r"`open_modis\('([^']*)'\)`", str(err.value)).group(1)
-    cube = open_modis(advice)
-    assert cube.sizes["time"] == 2 and cube.attrs["source"] == ", ".join(p.name for p in c61)
-    # relative paths get a pattern of the same folder, which runs from there
+        # the advice picks from the user's own list (a glob of one folder missed others)
+        advice = re.search(r"`open_modis\((\[.*\])\)`", str(err.value)).group(1)
+        cube = open_modis(eval(advice, {"os": os, "files": files}))
+        assert cube.sizes["time"] == 2 and cube.attrs["source"] == ", ".join(p.name for p in c61)
+    # relative paths in two folders: the advice keeps them
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "b").mkdir()
+    moved = shutil.move(c61[1], tmp_path / "b" / c61[1].name)
+    files = [c6.name, c61[0].name, os.path.relpath(moved)]
     with pytest.raises(XlstsrError, match="collections") as err:
-        open_modis([c6.name, c61[0].name])
-    advice = re.search(r"`open_modis\('([^']*)'\)`", str(err.value)).group(1)
-    assert open_modis(advice).sizes["time"] == 2
+        open_modis(files)
+    advice = re.search(r"`open_modis\((\[.*\])\)`", str(err.value)).group(1)
+    assert open_modis(eval(advice, {"os": os, "files": files})).sizes["time"] == 2
+    c61[1] = Path(moved)
     # one collection stacks as before
-    assert open_modis([Path(p.name) for p in c61]).sizes["time"] == 2
+    assert open_modis([Path(os.path.relpath(p)) for p in c61]).sizes["time"] == 2
 
 
 def test_open_cog_refuses_modis_named_files_of_two_collections(tmp_path):
@@ -143,10 +149,16 @@ def test_open_cog_refuses_modis_named_files_of_two_collections(tmp_path):
     paths = [_tif(tmp_path / n, a, t) for n in ("MOD11A1.A2020001.h18v04.006.2020003000000.tif",
                                                 "MOD11A1.A2020002.h18v04.061.2020004000000.tif",
                                                 "MOD11A1.A2020003.h18v04.061.2020005000000.tif")]
-    with pytest.raises(XlstsrError, match=r"files are of 2 collections.*open_cog") as err:
-        open_cog(paths)
-    advice = re.search(r"`open_cog\(sorted\(glob\.glob\('([^']*)'\)\)\)`", str(err.value))
-    assert open_cog(sorted(glob.glob(advice.group(1)))).sizes["time"] == 2
+    # the shared COGs' own naming (.061_LST_Day_1km.tif) and the other layer in the folder
+    paths += [_tif(tmp_path / n, a, t) for n in ("MOD11A1.A2020004.h18v04.006_LST_Day_1km.tif",
+                                                 "MOD11A1.A2020004.h18v04.061_LST_Night_1km.tif")]
+    for given in (paths[:3], [paths[3], paths[1]]):
+        with pytest.raises(XlstsrError, match=r"files are of 2 collections.*open_cog") as err:
+            open_cog(given)
+        advice = re.search(r"`open_cog\((\[.*\])\)`", str(err.value)).group(1)
+        kept = eval(advice, {"os": os, "files": given})
+        assert kept == [p for p in given if ".061" in p.name]
+    assert open_cog(kept).sizes["time"] == 1
 
 
 # -- finding 3: one file listed twice ----------------------------------------------------------
@@ -167,9 +179,10 @@ def test_one_granule_listed_twice_is_told_so_not_to_remove_a_copy(tmp_path, monk
             open_modis(files)
         msg = str(err.value)
         assert "copies" not in msg and "Remove" not in msg and "De-duplicate the list" in msg
-        code = re.search(r"`(sorted\(.*\))`", msg).group(1)
+        code = re.search(r"`(list\(.*\))`", msg).group(1)
         deduped = eval(code, {"os": os, "files": files})
         assert open_modis(deduped).sizes["time"] == len(deduped)
+        assert all(f in files for f in deduped)  # the user's own names kept
     assert g.is_file()
     # two files, one a second download of the other: still "copies ... Remove the copy"
     shutil.copyfile(g, tmp_path / "MOD11A1.A2019305.h14v09.061.2019306000000 (1).hdf")
@@ -233,3 +246,12 @@ def test_ecostress_scenes_take_the_lst_folder_for_its_scenes_folder(tmp_path):
     for sub in ("LST", "cloud_mask", "water_mask"):
         assert ecostress_scenes(folder / sub).equals(want)
     assert open_ecostress_scene("2024010212000", folder / "LST").shape == (20, 30)
+
+
+def test_a_data_folder_named_lst_holding_ecostress_la_is_still_a_data_folder(tmp_path):
+    # review 52a/1: a folder named LST was taken for a scenes folder's LST/ (its parent named)
+    from xlstsr.datasets import ecostress_scenes
+
+    (tmp_path / "LST").mkdir()
+    want = ecostress_scenes(_scenes(tmp_path / "LST" / "ecostress_la"))
+    assert ecostress_scenes(tmp_path / "LST").equals(want)

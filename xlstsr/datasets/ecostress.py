@@ -99,7 +99,7 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
         root = up.parent if up.name in ("LST", "cloud_mask", "water_mask") else up
     elif (root is not None and root.is_dir() and root.name in ("LST", "cloud_mask", "water_mask")
           and not ((root / "scenes.csv").is_file() or (root / "LST").is_dir())
-          and (root.parent / "LST").is_dir()):
+          and _scenes_folder(root.parent)):
         # the scenes' LST/ (or mask) folder itself, as a file inside it is taken: it was
         # "no ECOSTRESS scene in .../LST/ecostress_la", a folder that does not exist
         root = root.parent

@@ -253,7 +253,7 @@ def _granule_date(path: Path, days: tuple[str, str] | None) -> np.datetime64 | N
 #: a MODIS granule's name: the product's short name, then its date (``MOD11A1.A2019305.``)
 _GRANULE_PRODUCT = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.A\d{7}\.")
 #: a MODIS granule's collection after its date (and tile): ``.006.`` (C6), ``.061.`` (C6.1)
-_COLLECTION = re.compile(r"\.A\d{7}\.(?:h\d\dv\d\d\.)?(\d{3})\.")
+_COLLECTION = re.compile(r"\.A\d{7}\.(?:h\d\dv\d\d\.)?(\d{3})(?=[._])")  # .061_LST_... too
 
 
 def _granule_product(path: PathLike) -> str | None:
@@ -316,17 +316,18 @@ def _check_one_collection(paths: Sequence[PathLike], how: str = "open_modis") ->
                      for k, v in sorted(groups.items()))
     latest = max(groups)  # the latest reprocessing, which replaces the earlier ones
     first = groups[latest][0]
-    tile = re.search(r"\.(h\d\dv\d\d)\.", first.name)
-    pattern = str(first.parent / (f"{_granule_product(first)}.A*."
-                                  f"{tile.group(1) + '.' if tile else ''}{latest}.*{first.suffix}"))
-    example = (f"open_modis({pattern!r})" if how == "open_modis"
-               else f"open_cog(sorted(glob.glob({pattern!r})))")
+    # picked from the user's own list: a glob of one folder missed granules kept in another
+    # and took the other layer's GeoTIFFs of a shared folder
+    # (a date is .AYYYYDDD., a tile .hHHvVV.: no other dot-led three digits in the name)
+    keep = f"[f for f in files if '.{latest}' in os.path.basename(f)]"
+    example = f"open_modis({keep})" if how == "open_modis" else f"open_cog({keep})"
     noun = "granules" if how == "open_modis" else "files"
     raise XlstsrError(
         f"the {noun} are of {len(groups)} collections of {_granule_product(first)} ({said}): "
         "one series is one collection (each reprocessing has its own calibration and "
         f"algorithm; C6.1 replaced C6). Open the {noun} of one collection, e.g. the latest "
-        f"`{example}` (download the missing dates in it), leaving the others out."
+        f"`{example}` (files: the list given, `sorted(glob.glob(pattern))` for a pattern; "
+        "download the missing dates in it), leaving the others out."
     )
 
 
@@ -777,8 +778,9 @@ def _refuse_repeats(paths: Sequence[Path]) -> None:
                 else f"{seen[real]} and {p}, the same file,")
         raise XlstsrError(
             f"the list of granules names {same} ({real}): each granule is one step. "
-            "De-duplicate the list, e.g. `sorted({os.path.realpath(f) for f in files})`, and "
-            "open it again (no file needs removing)."
+            "De-duplicate the list, e.g. "
+            "`list({os.path.realpath(os.path.expanduser(f)): f for f in files}.values())` "
+            "(keeping your names), and open it again (no file needs removing)."
         )
 
 
