@@ -105,7 +105,7 @@ from xlstsr.datasets import (
     open_mod11a1_granule,
 )
 from xlstsr.datasets.modis_aster import FACTOR, _pairs_folder
-from xlstsr.datasets.root import is_project_data
+from xlstsr.datasets.root import OutputPathError, check_output, is_project_data
 from xlstsr.grid import MODIS_1KM, MODIS_LST_PSF_SIGMA
 from xlstsr.methods.torch_model import fill_guide
 from xlstsr.nn import GuidedUNet, build_model, load_model, save_model
@@ -1465,6 +1465,13 @@ def has_pairs(data: Path) -> bool:
             or any(d.is_dir() and _pairs_folder(d) for d in data.iterdir()))
 
 
+def has_cube(data: Path) -> bool:
+    """Whether the data folder ``data`` holds the MOD11A1 cube the cube jobs read
+    (:func:`cube_dir`: ``catalog.json`` and ``windows.csv``)."""
+    folder = cube_dir(data)
+    return (folder / "catalog.json").is_file() and (folder / "windows.csv").is_file()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train the jobs of ``--only``; every file written records this command line."""
     global _RUN_COMMAND
@@ -1568,15 +1575,29 @@ def _main(argv: list[str]) -> int:
     # only the jobs that read pairs need them: a cube-only folder (a held-back cube, with the
     # Croatia composites) was refused for --only sisr_cube too, told to "pass --data" it had
     pair_jobs = [j for j in args.only if j not in CUBE_JOBS]
-    if pair_jobs and not has_pairs(data):
-        given = f"--data {args.data}" if args.data is not None else f"the data folder {data}"
+    cube_jobs = [j for j in args.only if j in CUBE_JOBS]
+    given = f"--data {args.data}" if args.data is not None else f"the data folder {data}"
+    # the other kind of job is advised only where this folder holds what it reads (the cube
+    # jobs were advised to a folder without the cube: a pystac traceback followed)
+    pairs_here, cube_here = has_pairs(data), has_cube(data)
+    if pair_jobs and not pairs_here:
         raise SystemExit(
             f"{given} holds no modis_aster/ (nor a folder laid out like it: pairs.csv and "
             f"<pair>_modis_lst_1km.tif files), needed by --only {' '.join(pair_jobs)}: "
             + ("pass --data the data folder that holds modis_aster/"
                if args.data is not None else
                "pass --data the data folder that holds modis_aster/, or set XLSTSR_DATA to it")
-            + f"; or run only the jobs that read the cube: --only {' '.join(CUBE_JOBS)}")
+            + (f"; or run only the jobs that read the cube: --only {' '.join(CUBE_JOBS)}"
+               if cube_here else ""))
+    if cube_jobs and not cube_here:
+        others = [j for j in JOBS if j not in CUBE_JOBS]
+        raise SystemExit(
+            f"{given} holds no MOD11A1 cube ({CUBE}/ with catalog.json and windows.csv, nor a "
+            f"folder laid out like it), needed by --only {' '.join(cube_jobs)}: pass --data the "
+            f"data folder that holds {CUBE}/ (or the cube's folder itself)"
+            + ("" if args.data is not None else ", or set XLSTSR_DATA to it")
+            + (f"; or run only the jobs that read the modis_aster pairs: --only "
+               f"{' '.join(pair_jobs or others)}" if pairs_here else ""))
     if args.out is None:
         # the shipped files are what method="sisr"/"disr" load: only the recipe as shipped
         # replaces them by default; a trial (other epochs, seed, data...) must say where it goes
@@ -1589,6 +1610,14 @@ def _main(argv: list[str]) -> int:
                      f"writes {WEIGHTS_DIR} by default; pass --out DIR (--out {WEIGHTS_DIR} to "
                      "replace the shipped files on purpose)")
         args.out = WEIGHTS_DIR
+    try:  # a file given as --out failed at the first mkdir, after the data were read
+        check_output(args.out, "--out")
+    except OutputPathError as err:
+        raise SystemExit(str(err)) from None
+    if is_project_data(args.out):  # the shared data are read-only by convention
+        raise SystemExit(f"--out {args.out} lies inside the project's shared data folder, "
+                         "which is kept read-only: write the models elsewhere, e.g. --out "
+                         "trained_models")
     # process-wide settings only once the run is accepted (a refused one left them changed)
     set_guide_offset(args.guide_offset)
     torch.set_num_threads(args.threads)

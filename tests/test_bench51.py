@@ -333,6 +333,8 @@ def test_train_bundled_cube_job_runs_without_pairs_and_pair_jobs_are_told(tmp_pa
     tb = load_script("train_bundled")
     data = tmp_path / "data"
     (data / "modis_h18v04_2021").mkdir(parents=True)
+    for name in ("catalog.json", "windows.csv"):  # what the cube jobs read (refused without)
+        (data / "modis_h18v04_2021" / name).write_text("")
     ran = []
     monkeypatch.setattr(tb, "train_sisr_cube", lambda d, out, **kw: ran.append((d, out)))
     monkeypatch.setattr(tb.torch, "set_num_threads", lambda n: None)

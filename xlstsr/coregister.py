@@ -793,8 +793,9 @@ def estimate_offset(
         as does a temperature in a stored scale (ASTER's Kelvin x 10), named with its decoding
         (unless ``radiometric=False``: a guide). A constant band along the fine field's edge
         (one exact value on 2 or more whole edge rows / columns, or on a corner block: a warp
-        without a nodata value) raises it too with ``"raise"``; with ``"warn"`` (a warning)
-        and ``"ignore"`` the band is left out of the estimate.
+        without a nodata value) is left out of the estimate, with a warning under ``"raise"``
+        and ``"warn"`` (not refused: sea rows at one value, an LST clipped in a corner are
+        genuine), without one under ``"ignore"``.
         An LST on about the fine field's pixel size (factor < 2) raises
         :class:`~xlstsr.errors.GridError` whatever ``errors``.
     search_step : float, optional

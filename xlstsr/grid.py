@@ -1660,12 +1660,32 @@ def align_guide(
     if isinstance(src.variable.data, dsa.Array):
         out = _reproject_lazy(src, template, resampling, ly, lx)
     else:
-        out = src.rio.reproject_match(template, resampling=resampling, nodata=np.nan)
+        out = _reproject_eager(src, template, resampling)
         out = out.rename({out.rio.y_dim: ly, out.rio.x_dim: lx}) if (out.rio.y_dim, out.rio.x_dim) != (ly, lx) else out
         out = out.assign_coords({ly: fy, lx: fx})
     if miss_x or miss_y:
         out = out.where(inside)
     return out
+
+
+def _reproject_eager(src: xr.DataArray, template: xr.DataArray,
+                     resampling: Resampling) -> xr.DataArray:
+    """``src.rio.reproject_match(template)`` for a ``src`` of any number of leading dims:
+    rioxarray reprojects 2-D and 3-D arrays only (a dated multi-band guide, ``(time, band, y,
+    x)``, raised its TooManyDimensions), so one with several is reprojected per step of its
+    first leading dim and put back together along it (its labels and coordinates kept)."""
+    lead = src.dims[:-2]
+    if len(lead) <= 1:
+        return src.rio.reproject_match(template, resampling=resampling, nodata=np.nan)
+    parts = [_reproject_eager(src.isel({lead[0]: i}), template, resampling)
+             for i in range(src.sizes[lead[0]])]
+    out = xr.concat(parts, dim=lead[0], coords="minimal", compat="override",
+                    combine_attrs="override")
+    # the coordinates along the leading dims (a date per step), as reproject_match keeps them
+    # (each part holds its step's as a scalar)
+    out = out.assign_coords({k: v.variable for k, v in src.coords.items()
+                             if lead[0] in v.dims and set(v.dims) <= set(lead)})
+    return out.transpose(*lead, ...)
 
 
 def _footprint(guide: xr.DataArray, lst: xr.DataArray, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
@@ -1702,9 +1722,14 @@ def _reproject_block(a: np.ndarray, dims: tuple, sy: np.ndarray, sx: np.ndarray,
     d = xr.DataArray(a, dims=dims, coords={gy: sy, gx: sx})
     d = d.rio.write_crs(crs).rio.write_transform(transform)
     d = d.rio.write_nodata(np.nan, encoded=False)
-    return d.rio.reproject(
+    lead = a.shape[:-2]
+    if len(lead) > 1:  # rioxarray reprojects 2-D and 3-D arrays only: the leading dims as one
+        d = d.stack(_lead=list(dims[:-2])).drop_vars(["_lead", *dims[:-2]], errors="ignore")
+        d = d.transpose("_lead", gy, gx)
+    out = d.rio.reproject(
         dst_crs, shape=shape, transform=dst_transform, resampling=resampling, nodata=np.nan
     ).values
+    return out.reshape(*lead, *shape)
 
 
 def _reproject_lazy(

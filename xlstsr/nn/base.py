@@ -61,14 +61,19 @@ def _arg(arch: str, name: str, value: Any, low: int, hint: str) -> int:
     return int(value)
 
 
-def _stats(name: str, value: Any, size: int, n_guide: int) -> torch.Tensor:
+def _stats(name: str, value: Any, size: int, n_guide: int) -> torch.Tensor | None:
     """A guide statistic (one value per band, or one for every band) as a float32 tensor of the
-    buffer's ``size``; a list of another length refused (torch's raw broadcast error before)."""
+    buffer's ``size``; a list of another length refused (torch's raw broadcast error before).
+    None (nothing to set) for the empty list of a model of no guide band: what its own
+    ``normalisation()`` gives, so that ``set_normalisation(**other.normalisation())`` copies
+    one unguided model's statistics to another (it was refused)."""
     try:
         t = torch.as_tensor(value, dtype=torch.float32).reshape(-1)
     except (TypeError, ValueError, RuntimeError) as err:
         raise XlstsrError(f"set_normalisation: {name} must be numbers, one per guide band, got "
                           f"{value!r}") from err
+    if not n_guide and t.numel() == 0:
+        return None
     if not n_guide or t.numel() not in (1, size):
         # an unguided model holds one placeholder entry: a single value was taken without a
         # word (guide statistics given to the wrong model), more were refused

@@ -1588,7 +1588,9 @@ def fit_files(
     ----------
     lst, out : path-like
         The LST file and the checkpoint to write (an existing file is replaced only if it is
-        an xlstsr checkpoint).
+        an xlstsr checkpoint). Refused before training: an ``out`` that the run's logs or
+        Lightning checkpoints make a folder or fill (``log_dir`` itself, the logger's tree in
+        it, a ModelCheckpoint's folder or a ``.ckpt`` there, e.g. ``last.ckpt``).
     variable, guide, guide_variable, truth, truth_variable, mode
         As :func:`fit_cube` (``guide`` and ``truth`` as file paths).
     declare : dict, optional
@@ -1639,6 +1641,7 @@ def fit_files(
                   {"log_dir": options.get("log_dir"),
                    "trainer_options['default_root_dir']": trainer_options.get("default_root_dir")
                    if isinstance(trainer_options, Mapping) else None})
+    _refuse_out_in_run_folders(out, options, trainer_options)
 
     _check_arch_mode(options.get("arch"), mode, guide)  # before a file is opened
     declared = check_declarations(declare)
@@ -2034,3 +2037,85 @@ def _check_output(out: Any, inputs: dict[str, Any],
             f"out {os.fspath(out)!r} exists and is not an xlstsr checkpoint: training writes only "
             "over its own checkpoints; pick another path or delete that file first"
         )
+
+
+def _run_folders(options: Mapping[str, Any],
+                 trainer_options: Any) -> tuple[list[str], list[str], list[str]]:
+    """``(folders, trees, ckpt_folders)`` the Lightning run of :func:`fit_cube` ``options``
+    writes into (real paths): the log folder (``log_dir``, else the Trainer's
+    ``default_root_dir``) where a logger or a ModelCheckpoint writes, the loggers' trees in it
+    (``xlstsr`` of :func:`xlstsr.train.make_logger`, Lightning's own ``lightning_logs``) and the ModelCheckpoints' folders (their ``dirpath``, else
+    ``<root>/checkpoints``), the last ones holding ``.ckpt`` files (``last.ckpt``, an epoch's)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    trainer_options = trainer_options if isinstance(trainer_options, Mapping) else {}
+    root = options.get("log_dir")
+    if root is None:
+        root = trainer_options.get("default_root_dir")
+    logger = options.get("logger", trainer_options.get("logger"))
+
+    def real(path: Any) -> str:
+        return os.path.realpath(os.path.expanduser(os.fspath(path)))
+
+    folders: list[str] = []
+    trees: list[str] = []
+    if isinstance(logger, str) or logger is True:  # make_logger's save_dir: xlstsr_logs by default
+        base = real(root if isinstance(root, (str, os.PathLike)) else
+                    ("xlstsr_logs" if isinstance(logger, str) else "."))
+        folders.append(base)
+        trees.append(os.path.join(base, "xlstsr" if isinstance(logger, str)
+                                  else "lightning_logs"))
+    callbacks: list[Any] = []
+    for given in (options.get("callbacks"), trainer_options.get("callbacks")):
+        callbacks += list(given) if isinstance(given, (list, tuple)) else (
+            [given] if given is not None else [])
+    ckpt_folders = []
+    for cb in callbacks:
+        if isinstance(cb, ModelCheckpoint):
+            where = cb.dirpath if cb.dirpath is not None else os.path.join(
+                os.fspath(root) if isinstance(root, (str, os.PathLike)) else ".", "checkpoints")
+            ckpt_folders.append(real(where))
+    if ckpt_folders and isinstance(root, (str, os.PathLike)):
+        folders.append(real(root))  # the run writes there (unused by a run without either)
+    return folders, trees, ckpt_folders
+
+
+def _refuse_out_in_run_folders(out: Any, options: Mapping[str, Any], trainer_options: Any) -> None:
+    """Refuse, before any training, an ``out`` that the run itself makes a folder or fills: the
+    log folder, a logger's tree in it, a ModelCheckpoint's folder or a ``.ckpt`` file in it
+    (``last.ckpt``). The run trained every epoch and then could not write the model there ("is
+    a folder", "exists and is not an xlstsr checkpoint"): the whole training was lost."""
+    if not isinstance(out, (str, os.PathLike)):
+        return  # _check_output names the type
+    target = os.path.realpath(os.path.expanduser(os.fspath(out)))
+    folders, trees, ckpt_folders = _run_folders(options, trainer_options)
+    name = os.path.basename(target) or "model.pt"
+    example = "model.pt" if name.endswith(".pt") else os.path.splitext(name)[0] + ".pt"
+    for folder in [*folders, *trees, *ckpt_folders]:
+        if target == folder:
+            # a file in the log folder is fine; in a logger's or a ModelCheckpoint's, not
+            inside = folder in folders and folder not in trees and folder not in ckpt_folders
+            raise XlstsrError(
+                f"out {os.fspath(out)!r} is the folder the training writes its logs or Lightning "
+                "checkpoints into (log_dir / --log-dir, trainer_options['default_root_dir'] or a "
+                "ModelCheckpoint's dirpath): it becomes a folder during the run and the model "
+                f"could not be written there after it; give the model a file name, e.g. "
+                + repr(os.path.join(os.fspath(out) if inside
+                                    else os.path.dirname(os.fspath(out)), "model.pt"))
+            )
+    for folder in trees:  # a logger's own tree (xlstsr/version_0/...): its files go there
+        if target.startswith(folder + os.sep):
+            raise XlstsrError(
+                f"out {os.fspath(out)!r} lies inside the logger's folder {folder!r}, where the "
+                "training writes its logs (version_0/, ...); write the model outside it, e.g. "
+                f"{os.path.join(os.path.dirname(folder), example)!r}"
+            )
+    for folder in ckpt_folders:
+        if os.path.dirname(target) == folder and target.endswith(".ckpt"):
+            raise XlstsrError(
+                f"out {os.fspath(out)!r} is a .ckpt file in the folder the ModelCheckpoint "
+                "writes its Lightning checkpoints into (last.ckpt, the best epoch's: "
+                "--save-checkpoints writes <--log-dir>/checkpoints): the run writes there, and "
+                "the model could not replace that file after it; give the model its own file, "
+                + repr(os.path.join(os.path.dirname(os.path.dirname(os.fspath(out))), example))
+            )

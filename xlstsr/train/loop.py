@@ -541,19 +541,31 @@ class SuperResolutionModule(L.LightningModule):
         self.hparams["loss_options"] = dict(self.loss_options)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """The model's guide band names as they are now (set after the module was built too)."""
+        """The model's guide band names as they are now (set after the module was built too),
+        and where its guide lay in training (``metadata["guide_offset"]``, :func:`fit_cube`'s
+        record): a model saved from the checkpoint lost it, and with it the placement it must
+        be run with (``guide_offset='ignore'`` after an 'ignore' training)."""
         live = _model_inputs(self.model)
-        if live is not None and isinstance(checkpoint.get("hyper_parameters"), dict):
-            checkpoint["hyper_parameters"]["inputs"] = live
+        hparams = checkpoint.get("hyper_parameters")
+        if live is not None and isinstance(hparams, dict):
+            hparams["inputs"] = live
+        offset = (getattr(self.model, "metadata", None) or {}).get("guide_offset")
+        if isinstance(offset, dict) and isinstance(hparams, dict):
+            hparams["guide_offset"] = copy.deepcopy(offset)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Give the network the guide band names of the checkpoint (older ones have none)
-        unless it has its own (a resumed run's model)."""
-        saved = (checkpoint.get("hyper_parameters") or {}).get("inputs")
+        """Give the network the guide band names of the checkpoint (older ones have none) and
+        its guide placement unless it has its own (a resumed run's model)."""
+        hparams = checkpoint.get("hyper_parameters") or {}
+        saved = hparams.get("inputs")
         if _valid_inputs(saved) and _model_inputs(self.model) is None:
             meta = dict(getattr(self.model, "metadata", None) or {})
             self.model.metadata = {**meta, "inputs": list(saved)}
             self.hparams["inputs"] = list(saved)
+        offset = hparams.get("guide_offset")
+        meta = dict(getattr(self.model, "metadata", None) or {})
+        if isinstance(offset, dict) and meta.get("guide_offset") is None:
+            self.model.metadata = {**meta, "guide_offset": copy.deepcopy(offset)}
 
     @classmethod
     def load_from_checkpoint(  # type: ignore[override]
@@ -1271,6 +1283,39 @@ def _require_own_module(blob: Any, ckpt_path: Any) -> None:
         )
 
 
+#: Lightning's ``ckpt_path`` keywords (not paths): ``"last"`` is resolved by :func:`fit`
+_CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
+
+
+def _lightning_keyword_checkpoint(ckpt_path: Any, callbacks: list[Any]) -> Any:
+    """``ckpt_path`` with Lightning's keyword ``"last"`` resolved to the newest ``last*.ckpt``
+    of the ``ModelCheckpoint`` given (its ``dirpath``), as Lightning resolves it; the other
+    keywords, or ``"last"`` without such a file, refused naming what to pass (they were
+    refused as a missing path: "check the path"). A file of that name is a path."""
+    if not isinstance(ckpt_path, str) or ckpt_path not in _CKPT_KEYWORDS or os.path.exists(
+            ckpt_path):
+        return ckpt_path
+    folders = [c.dirpath for c in callbacks if isinstance(c, ModelCheckpoint)]
+    given = [os.fspath(f) for f in folders if f is not None]
+    if ckpt_path == "last":
+        found = [os.path.join(f, n) for f in given if os.path.isdir(f)
+                 for n in os.listdir(f)
+                 if n.startswith(ModelCheckpoint.CHECKPOINT_NAME_LAST) and n.endswith(".ckpt")]
+        if found:
+            return max(found, key=os.path.getmtime)  # Lightning's choice: the newest
+        where = (f"the ModelCheckpoint's folder {given[0]!r} holds no last.ckpt (was it given "
+                 "save_last=True, and did a run write it?)" if given else
+                 "no ModelCheckpoint with a dirpath is given, whose last.ckpt it would be")
+        raise XlstsrError(
+            f"ckpt_path='last' (Lightning's keyword for the last checkpoint): {where}; pass the "
+            "checkpoint file's path, e.g. ckpt_path='checkpoints/last.ckpt' (`xlstsr train "
+            "--save-checkpoints` writes <--log-dir>/checkpoints/last.ckpt)")
+    raise XlstsrError(
+        f"ckpt_path={ckpt_path!r} (a Lightning keyword) is not taken here: a resume is checked "
+        "against the checkpoint before training, so pass the checkpoint file's path (e.g. the "
+        "ModelCheckpoint's best_model_path, or 'last' for its last.ckpt)")
+
+
 def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -> None:
     """Refuse a resume whose network, regime or schedule differ from the checkpoint's."""
     where = repr(os.fspath(ckpt_path))
@@ -1568,7 +1613,9 @@ def fit(
         More Lightning callbacks (``ModelCheckpoint``, ``LearningRateMonitor``...).
     ckpt_path : path-like, optional
         A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``; that of a run
-        which had stopped early trains no more epoch, as the uninterrupted run); a resume with
+        which had stopped early trains no more epoch, as the uninterrupted run), or ``"last"``
+        (Lightning's keyword): the newest ``last*.ckpt`` in the folder (``dirpath``) of the
+        ``ModelCheckpoint`` given in ``callbacks``; a resume with
         another network, mode, factor, ``epochs``, ``lr``, ``normalise`` or ``loss_options`` than
         the checkpoint's is refused.
     trainer_options : dict, optional
@@ -1697,6 +1744,7 @@ def fit(
             normalise=normalise,
         )
         if ckpt_path is not None:
+            ckpt_path = _lightning_keyword_checkpoint(ckpt_path, extra_callbacks)
             _check_resume(ckpt_path, module)
         best = BestWeights(patience if has_val else 0, validated=has_val)
         if log_dir is None:
