@@ -1510,7 +1510,11 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     if _c2l2_reference(ref):
         return _c2l2_aggregate_hint(message, typed, sr, ref)
     # the fill in full (`:g` wrote float32's lowest as -3.40282e+38: averaged in as data)
-    nodata = (f" --src-nodata {float(fill)!r} --dst-nodata {float(fill)!r}"
+    # each band's fill its own (UNIFIED_SRC_NODATA=NO): GDAL's warper of several bands takes
+    # a pixel valid where any band is, and writes a mean equal to the fill as fill + 1: a step
+    # filled where another is not became 1 (0.1 K, warned of as an undeclared fill, declared)
+    nodata = (f" --src-nodata {float(fill)!r} --dst-nodata {float(fill)!r} "
+              "--wo UNIFIED_SRC_NODATA=NO"
               if fill is not None and math.isfinite(fill) else "")
     # a name with a quote or a space; one no file has (followed again, for another sr,
     # `rio warp` refused to overwrite the first aggregate, then named "the file to pass")
@@ -1708,6 +1712,72 @@ def _dated_steps(ref: Any) -> str | None:
         if dim not in space and dim in ref.coords and ref[dim].dtype.kind == "M":
             return str(dim)
     return None
+
+
+def _date_from_description(da: Any, path: str) -> Any:
+    """``da`` of a one-band GeoTIFF ``path`` with the date its band description holds
+    (``2020-07-27``, ``LST_Day_2020_07_27``) as its scalar ``time`` coordinate, as the reader
+    gives a described band of several (``--reference-band``) and a ``time`` tag: its
+    description was dropped, and the undated field was scored against every step of a dated
+    sr (a row of another date, exit 0). Unchanged where it has a time already or no date."""
+    from xlstsr.io import format_of
+    from xlstsr.io.cog import _described_date as date_in
+
+    text = da.attrs.get("long_name")
+    if ("time" in da.coords or "band" in da.dims or not isinstance(text, str)
+            or "://" in path or format_of(path, reading=True) != "cog"):
+        return da
+    date = date_in(text)
+    if date is None:
+        return da
+    log.info("%s: its band is described %r: read as of time=%s", path, text, date)
+    return da.assign_coords(time=date)
+
+
+def _reference_date_step(sr: Any, ref: Any, path: str) -> Any:
+    """``sr``'s one step of the reference's date, where the reference holds one date (a scalar
+    ``time``: its band description, ``--reference-band N`` of dated bands, a ``time`` tag) and
+    ``sr`` several steps: the command line cannot select a step of ``sr`` (the library's
+    ``sr.sel(time=[...])`` advice), and each other step would be compared with another date.
+    The step of exactly that label, else the one step of its calendar day for a date-only
+    label; ``sr`` unchanged where none or several match (evaluate refuses it, naming them)."""
+    import numpy as np
+
+    if ("time" not in ref.coords or ref["time"].ndim != 0 or "time" not in sr.dims
+            or sr.sizes["time"] < 2 or ref["time"].dtype.kind != "M"
+            or sr["time"].dtype.kind != "M"):
+        return sr
+    when = ref["time"].values.astype("datetime64[ns]")
+    labels = sr["time"].values.astype("datetime64[ns]")
+    hits = np.flatnonzero(labels == when)
+    if hits.size == 0 and when == when.astype("datetime64[D]"):  # a date-only label
+        hits = np.flatnonzero(labels.astype("datetime64[D]") == when)
+    if hits.size != 1:
+        return sr
+    log.info("the reference %s is of time=%s: scored against that step of the super-resolved "
+             "field alone (of its %d)", path, str(when)[:19], sr.sizes["time"])
+    return sr.isel(time=[int(hits[0])])
+
+
+#: the library's advice for a reference of one date meant for every step of sr: Python's
+_DROP_REFERENCE_DATE = "drop its coordinate (`reference.drop_vars('time')`)"
+
+
+def _undated_copy_hint(err: Exception, ref: str, described: bool) -> Exception:
+    """``err`` whose advice drops the reference's date in Python, told to a reference dated by
+    its band's description (:func:`_date_from_description`) as an undated copy to write (no flag
+    drops a date); other errors as they are."""
+    text = str(err)
+    if not described or _DROP_REFERENCE_DATE not in text:
+        return err
+    copy = _unused_name(Path(ref).with_name(f"{Path(ref).stem}_undated{Path(ref).suffix}"))
+    code = (f"import shutil, rasterio; shutil.copyfile({json.dumps(ref)}, "
+            f"{json.dumps(str(copy))}); f = rasterio.open({json.dumps(str(copy))}, \"r+\"); "
+            "f.set_band_description(1, \"\"); f.close()")
+    return type(err)(text.replace(
+        _DROP_REFERENCE_DATE,
+        "write a copy without the band description that dates it (the command line has no "
+        f"flag to drop a date), `python -c {shlex.quote(code)}`, and pass that copy"))
 
 
 def _c2l2_reference(ref: str) -> bool:
@@ -1963,6 +2033,8 @@ def _cli_hints(message: str, command: str | None = None,
         message = _reference_offset_hint(message, typed)
         # validate's "drop `reference_scale`": its flag (no hint pattern maps a bare name)
         message = message.replace("drop `reference_scale`", "drop --reference-scale")
+        message = message.replace("a typed `reference_nodata` is then",
+                                  "a typed --reference-nodata is then")
         message = _with_flags(message, _EVALUATE_FLAGS, typed)
         message = _stored_nodata_advice(message)
         if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
@@ -1974,6 +2046,7 @@ def _cli_hints(message: str, command: str | None = None,
     if command == "scaling":
         message = _with_flags(message, _SCALING_FLAGS, typed)
         message = _fill_gaps_hint(message, typed)
+        message = _FEW_FIT_POINTS.sub(_fit_window_flags, message)
     if _SET_SCALE.search(message) and "--scale" not in message and (
             command != "evaluate" or _SR_SUBJECT.search(message)):
         # (evaluate's --scale is the sr's: the reference's and coarse input's are their own)
@@ -2009,6 +2082,36 @@ _UNKNOWN_DIMS = re.compile(r"\bno spatial dimensions found in dims .*?`da\.rio\.
                            r"\(x_dim='([^']+)', y_dim='([^']+)'\)`")
 _WRAPPED_LON = re.compile(r"\(longitude\) coordinates jump from [^:]*: the grid crosses (the prime "
                           r"meridian|the antimeridian)")
+
+
+#: scaling_stats' refusal of a fit window holding fewer than 2 of its points, whose "or pass
+#: None" and Python names no flag follows
+_FEW_FIT_POINTS = re.compile(r"\b(fit_lags|fit_factors) \(([^)]*)\) holds (\d+) of the "
+                             r"([^(]*) \(([\d., ]+)\): a power law needs at least 2 points\. "
+                             r"Widen it to cover 2 or more of them, or pass None\.")
+
+
+def _fit_window_flags(m: re.Match[str]) -> str:
+    """:data:`_FEW_FIT_POINTS` in the flag's words, with a window of the two neighbouring
+    points nearest the one given (``--fit-lags 5,6`` of lags 1..64: ``--fit-lags 4,8``)."""
+    from itertools import pairwise
+
+    flag = "--" + m[1].replace("_", "-")
+    points = sorted(float(v) for v in m[5].split(",") if v.strip())
+    try:
+        lo, hi = (float(v) for v in m[2].split(","))
+    except ValueError:
+        lo = hi = math.nan
+    example = ""
+    if len(points) >= 2:
+        mid = math.sqrt(lo * hi) if lo > 0 and hi > 0 else points[0]
+        a, b = min(pairwise(points),  # the pair whose geometric middle is nearest
+                   key=lambda ab: abs(math.log(max(ab[0] * ab[1], 1e-12) / max(mid**2, 1e-12))))
+        example = f" (e.g. `{flag} {a:g},{b:g}`)"
+    given = m[2].replace(" ", "") if math.isnan(lo) else f"{lo:g},{hi:g}"
+    return (f"{flag} {given} holds {m[3]} of the {m[4]} ({m[5]}): a power law "
+            f"needs at least 2 points. Widen it to cover 2 or more of them{example}, or drop "
+            f"{flag} (its default window).")
 
 
 def _grid_file_hint(message: str) -> str:
@@ -2997,10 +3100,11 @@ def _evaluate_scores(args: argparse.Namespace) -> int:
     import numpy as np
 
     import xlstsr
-    from xlstsr.errors import AllNaNError
+    from xlstsr.errors import AllNaNError, GridError
 
     masks = args.reference_mask or []
     _REFERENCE_READ.set(_ReferenceRead(tuple(masks)))
+    described = False  # the reference dated by its one band's description (a refusal's copy)
     _no_stream(args.sr, args.reference, args.output, args.coarse, *masks)
     _refuse_url_output(args.output, "the output table")
     _check_dependent_flags(args)
@@ -3020,7 +3124,8 @@ def _evaluate_scores(args: argparse.Namespace) -> int:
     # without a tag, or with an undeclared fill)
     sr = _declare_crs(_open_field(args.sr, args.variable, "LST", link_crs=args.crs is None),
                       args.crs, "--crs", args.sr)
-    sr = _declare(sr, args.units, args.nodata, args.scale, offset=args.offset)
+    sr = _declare(_date_from_description(sr, args.sr), args.units, args.nodata, args.scale,
+                  offset=args.offset)
     # a scene's thermal band alone (no QA_PIXEL), which the user decodes with the reference
     # flags, is read as any raster; it was refused for the missing QA_PIXEL, flags or not
     lone = "://" not in args.reference and _lone_st_band(
@@ -3053,6 +3158,7 @@ def _evaluate_scores(args: argparse.Namespace) -> int:
         ref = _open_field(args.reference, args.reference_variable, "reference",
                           "--reference-variable", band=args.reference_band,
                           link_crs=args.reference_crs is None)
+        ref = _date_from_description(ref, args.reference)
         # the variable read and its packing, as read: for the advice (:func:`_aggregate_hint`)
         variable = None if ref.name is None else str(ref.name)
         packed = any(k in ref.encoding for k in ("scale_factor", "add_offset"))
@@ -3071,18 +3177,33 @@ def _evaluate_scores(args: argparse.Namespace) -> int:
         ref = _declare(ref, args.reference_units, None, role="reference",
                        offset=args.reference_offset)
         ref, args.reference_nodata = _stored_reference_nodata(ref, args.reference_nodata)
+        # a one-band GeoTIFF dated by its band description: the aggregate is given it back
+        # (dropped by GDAL's warp, it was undated again and scored against every sr step)
+        undated = ref.drop_vars("time") if "time" in ref.coords and ref["time"].ndim == 0 \
+            else None
+        described = (undated is not None and args.reference.lower().endswith((".tif", ".tiff"))
+                     and "time" in _date_from_description(undated, args.reference).coords)
+        dated = "time" if described else None
         _REFERENCE_READ.set(_ReferenceRead(tuple(masks), variable, packed,
-                                           args.reference_nodata, _dated_steps(ref)))
+                                           args.reference_nodata, _dated_steps(ref) or dated))
     # (a Landsat scene's own CRS: the flag is refused if it names another)
     ref = _declare_crs(ref, args.reference_crs, "--reference-crs", args.reference)
+    steps = sr.sizes.get("time")
+    sr = _reference_date_step(sr, ref, args.reference)
     coarse = None
     if args.coarse:
         coarse = _declare_crs(
             _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable",
                         link_crs=args.coarse_crs is None),
             args.coarse_crs, "--coarse-crs", args.coarse)
-        coarse = _declare(coarse, args.coarse_units, args.coarse_nodata, args.coarse_scale,
-                          role="coarse", offset=args.coarse_offset)
+        coarse = _declare(_date_from_description(coarse, args.coarse), args.coarse_units,
+                          args.coarse_nodata, args.coarse_scale, role="coarse",
+                          offset=args.coarse_offset)
+        if (sr.sizes.get("time") != steps and "time" in coarse.dims
+                and coarse.sizes["time"] == steps
+                and sr.indexes["time"].isin(coarse.indexes["time"]).all()):
+            # its step of sr's one kept (its other steps were refused as unpaired)
+            coarse = coarse.sel(time=sr["time"].values)
     clear = None
     for path in masks:
         # a cloud / water / QC layer: 0 is clear, anything else (its fill too) is not scored;
@@ -3113,6 +3234,8 @@ def _evaluate_scores(args: argparse.Namespace) -> int:
                 reference_scale=args.reference_scale, reference_nodata=args.reference_nodata,
                 coregister=args.coregister, clear=args.clear, reference_clear=clear,
             ).compute()
+        except GridError as err:
+            raise _undated_copy_hint(err, args.reference, described) from None
         except AllNaNError as err:
             # its advice named the flags given (--reference-scale, --erode 0), not the range
             # that left nothing

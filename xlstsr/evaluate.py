@@ -774,6 +774,8 @@ def decode_reference(
             f"the reference declares scale_factor={declared} in its attrs and reference_scale="
             f"{scale} was passed as well; pass one of them (drop the attr, or reference_scale)."
         )
+    if scale is not None:
+        _refuse_scale_on_decoded(reference, scale)
     if nodata is not None:  # a fill the file does not declare, in stored units
         ref = ref.astype(np.float64).where(ref != float(nodata))
         ref.attrs = dict(reference.attrs)
@@ -797,6 +799,38 @@ def decode_reference(
                      # call refused the pair of steps; the reference is relabelled as sr's)
                      step_vars=None if attrs_of else ("sr",)).astype(np.float64)
     return out.rio.write_nodata(np.nan, encoded=False)
+
+
+def _refuse_scale_on_decoded(reference: xr.DataArray, scale: float) -> None:
+    """Refuse a typed ``reference_scale`` on values its reader decoded already
+    (``mask_and_scale=True``: the file's scale in ``encoding``, not ``attrs``): it was written
+    into ``attrs['scale_factor']`` and the decoded Kelvin read as degrees Celsius, whose advice
+    (``attrs['scale_factor'] = 1``) was overridden by ``reference_scale`` again (a loop). An
+    in-memory reference whose values are all whole numbers (digital numbers the encoding does
+    not describe) is left to :func:`~xlstsr.validate.decode_lst`."""
+    from dask import is_dask_collection
+
+    from .validate import _packed_encoding
+
+    packed = _packed_encoding(reference)
+    if packed is None or packed == (1.0, 0.0):
+        return
+    shown = f"scale_factor {packed[0]:g}" + (f", add_offset {packed[1]:g}" if packed[1] else "")
+    values = ""
+    if not is_dask_collection(reference.data):
+        finite = np.asarray(reference.values, dtype=np.float64)
+        finite = finite[np.isfinite(finite)]
+        if finite.size and np.allclose(finite, np.round(finite), rtol=0.0, atol=1e-6):
+            return
+        if finite.size:
+            values = (f"; its values, {float(finite.min()):.2f} to {float(finite.max()):.2f}, "
+                      "are not whole numbers")
+    raise UnitsError(
+        f"reference_scale={scale:g} was passed, but the reference is decoded already: its "
+        f"reader applied the file's {shown} (kept in `reference.encoding`, as "
+        f"`mask_and_scale=True` keeps it){values}. A typed scale would be applied a second "
+        "time: drop `reference_scale` (a typed `reference_nodata` is then compared with the "
+        "decoded values: give a fill as decoded, stored x scale + offset).")
 
 
 def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
