@@ -248,6 +248,7 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
     part = {k: hashlib.sha256() for k in _INPUT_PARTS}
     # each coordinate's own hash too: a refused resume names the one that differs
     each: dict[str, list[Any]] = {}
+    named: dict[str, str] = {}
 
     def both(b: bytes, where: str, raw: bytes | None = None) -> None:
         # all but the attributes go into every hash; ``raw``: the bytes hashed before
@@ -288,8 +289,13 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
         # the layer's name and values say the same, and stores started before it resume)
         attrs = sorted((str(k), repr(v)) for k, v in a.attrs.items()
                        if str(k) not in _LABEL_ATTRS)
-        attrs_into([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS],
-                   h, raw_h, part["attributes"])
+        # nor the status of the store the input was read from (a selection of its written
+        # steps carries it until that store is completed; a store started from one could then
+        # not be resumed): the fingerprints of before keep it (stores started then resume)
+        hashed = [kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS and kv[0] != STATUS_ATTR]
+        attrs_into(hashed, h, raw_h, part["attributes"])
+        for k, v in hashed:  # each attribute's own hash: a refused resume names those that differ
+            named[k] = hashlib.sha256(f"{k}\x1f{v}".encode()).hexdigest()[:16]
         attrs_into(attrs, old, raw_old)
         gm = a.encoding.get("grid_mapping")
         attrs_into(sorted([*attrs, ("grid_mapping", repr(gm))])
@@ -298,6 +304,7 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
     if parts is not None:
         parts.update({k: v.hexdigest()[:16] for k, v in part.items()})
         parts[_EACH_COORDINATE] = {k: [d, x.hexdigest()[:16]] for k, (d, x) in each.items()}
+        parts[_EACH_ATTRIBUTE] = named
     return tuple(x.hexdigest()[:32] for x in (h, old, moved, raw_h, raw_old, raw_moved))
 
 
@@ -310,6 +317,9 @@ INPUT_PARTS_ATTR = "xlstsr_input_parts"
 #: stores written before, which recorded one hash for all: their coordinates are then named by
 #: comparing the store's labels with those this input gives)
 _EACH_COORDINATE = "each coordinate"
+#: the key of :data:`INPUT_PARTS_ATTR` holding each attribute's hash (absent from stores
+#: written before: "the input's attributes differ" then names none)
+_EACH_ATTRIBUTE = "each attribute"
 
 
 def _ns_dates(v: np.ndarray) -> np.ndarray:
@@ -345,7 +355,27 @@ def _input_parts_differ(recorded: Any, parts: Mapping[str, Any], store: Any = No
         which = _coordinates_differ(store, before.get(_EACH_COORDINATE),
                                     parts.get(_EACH_COORDINATE), ds, scaled)
         said += f": {which}" if which else ""
+    if "attributes" in differ:
+        said += _attributes_differ(before.get(_EACH_ATTRIBUTE), parts.get(_EACH_ATTRIBUTE))
     return said
+
+
+def _attributes_differ(before: Any, now: Any) -> str:
+    """The attributes that differ between two per-attribute records (:data:`_EACH_ATTRIBUTE`),
+    as ": 'units' (changed), 'source' (only in the store's input)", or "" where either record
+    is missing (a store written before).
+
+    Examples
+    --------
+    >>> _attributes_differ({"units": "a", "source": "b"}, {"units": "c", "title": "d"})
+    ": 'units' (changed), 'source' (only in the store's input), 'title' (only in this input)"
+    """
+    if not isinstance(before, Mapping) or not isinstance(now, Mapping):
+        return ""
+    said = [f"{k!r} (changed)" for k in sorted(before) if k in now and before[k] != now[k]]
+    said += [f"{k!r} (only in the store's input)" for k in sorted(before) if k not in now]
+    said += [f"{k!r} (only in this input)" for k in sorted(now) if k not in before]
+    return f": {', '.join(said)}" if said else ""
 
 
 def _coordinates_differ(store: Any, before: Any, now: Any, ds: xr.Dataset,
@@ -632,9 +662,19 @@ def _set_aside(store: Any) -> Path | None:
     returned to its place if the run fails before a region is written, deleted once one is
     (a rerun with a refused input had deleted the earlier result before reading any value).
     A local store object (``LocalStore``, an fsspec local mapper) is its folder: given so, the
-    earlier result was deleted at once."""
+    earlier result was deleted at once.
+
+    An unfinished store that an interrupted overwrite left at the path, beside the result that
+    overwrite set aside, is removed instead: kept too, two hidden copies restored to one path
+    (two killed reruns), and the advice for each, followed in turn, put the unfinished one
+    back over the finished result just restored."""
     p = _local_folder(store)
     if p is None or not p.is_dir() or p.is_symlink():  # a link: replaced in place, as before
+        return None
+    if _status_of(p) not in (None, COMPLETE) and _left_aside(p):
+        shutil.rmtree(p)
+        log.info("upscale_to_zarr: removed the unfinished store at %s (an interrupted "
+                 "overwrite's; the store it replaced stays set aside)", p)
         return None
     aside = p.with_name(f".{p.name}.replaced-{os.getpid()}-{time.time_ns()}")
     p.rename(aside)
@@ -682,24 +722,37 @@ def _all_written(store: Any) -> bool:
     return bool(np.size(done)) and bool(np.all(np.isin(np.asarray(done), (DONE, NO_DATA))))
 
 
-def _warn_left_aside(store: Any) -> None:
-    """Name the stores an interrupted ``mode="w"`` run left set aside (a process killed by the
-    OOM killer or a wall-time limit): each is a hidden copy as large as the earlier result,
-    which nothing else would ever report or remove."""
-    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
-        return
+def _status_of(p: Path) -> Any:
+    """The ``xlstsr_status`` of the store folder ``p`` (None: not an xlstsr store, or none)."""
+    import zarr
+
+    try:
+        return zarr.open_group(str(p), mode="r").attrs.get(STATUS_ATTR)
+    except (OSError, ValueError, zarr.errors.BaseZarrError):  # not a Zarr group
+        return None
+
+
+def _aside_time(aside: Path) -> int:
+    """When ``aside`` (``.<name>.replaced-<pid>-<ns>``) was set aside, in ns (0 if unknown)."""
+    ns = aside.name.rsplit("-", 1)[-1]
+    return int(ns) if ns.isdigit() else 0
+
+
+def _left_aside(p: Path) -> list[Path]:
+    """The stores interrupted ``mode="w"`` runs set aside for the store at ``p``, oldest first:
+    those of a run still going on (this one, or one on another machine) are not counted."""
     import socket
 
     import zarr
 
-    p = Path(store)
     try:  # the run that set a store aside records itself in the new store
-        attrs = dict(zarr.open_group(store, mode="r").attrs)
-    except (FileNotFoundError, zarr.errors.BaseZarrError):
+        attrs = dict(zarr.open_group(str(p), mode="r").attrs)
+    except (OSError, ValueError, zarr.errors.BaseZarrError):
         attrs = {}
     w = attrs.get(WRITER_ATTR) if isinstance(attrs.get(WRITER_ATTR), Mapping) else {}
     running = attrs.get(STATUS_ATTR) not in (None, COMPLETE)
-    for aside in sorted(p.parent.glob(f".{glob.escape(p.name)}.replaced-*")):
+    left = []
+    for aside in p.parent.glob(f".{glob.escape(p.name)}.replaced-*"):
         pid = aside.name[len(f".{p.name}.replaced-"):].split("-")[0]
         if not pid.isdigit():
             continue
@@ -708,12 +761,60 @@ def _warn_left_aside(store: Any) -> None:
                 continue  # that run goes on (on another machine, it cannot be checked)
         elif _process_alive(int(pid)):
             continue  # a run in progress sets its own aside
+        left.append(aside)
+    return sorted(left, key=lambda a: (_aside_time(a), a.name))
+
+
+def _warn_left_aside(store: Any, resumed: bool = False) -> None:
+    """Name the stores an interrupted ``mode="w"`` run left set aside (a process killed by the
+    OOM killer or a wall-time limit): each is a hidden copy as large as the earlier result,
+    which nothing else would ever report or remove.
+
+    Each is told finished or not, and only one is advised back to the path: the latest finished
+    result (else the latest unfinished store), never over a finished store at the path. Two
+    copies each advised back, run in turn, deleted the result the first had restored.
+    ``resumed``: the store at the path is about to be completed (``mode="resume"``), so that no
+    copy is advised back over it (advice printed first, followed after it, deleted it)."""
+    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
+        return
+    p = Path(store)
+    asides = _left_aside(p)
+    if not asides:
+        return
+    here = _status_of(p) if p.is_dir() else None
+    status = {a: _status_of(a) for a in asides}
+    finished = [a for a in asides if status[a] in (None, COMPLETE)]
+    back = (finished or asides)[-1]
+    for aside in asides:
+        done = status[aside] in (None, COMPLETE)
+        what = (" (a finished result)" if status[aside] == COMPLETE else "" if done
+                else " (an unfinished store, an earlier interrupted run's: no finished result)")
+        gone = f"`import shutil; shutil.rmtree({str(aside)!r})`"
+        if here == COMPLETE or (resumed and here is not None):
+            now = "a finished result" if here == COMPLETE else "being completed by this resume"
+            advice = (f"The store at {p} is {now}, which this copy must not replace: to keep "
+                      f"both, {_move_advice(p, aside)}, or delete it ({gone}) to free its space.")
+        elif aside is back:
+            advice = (f"{_restore_advice(p, aside, here not in (None, COMPLETE))}"
+                      + (", then complete it with mode='resume'" if not done else "")
+                      + f", or delete it ({gone}) to free its space.")
+        elif done:
+            advice = (f"The later result kept at {back} is the one to restore; to keep this "
+                      "one too, " + _move_advice(p, aside) + f", or delete it ({gone}) to "
+                      "free its space.")
+        else:
+            advice = f"Delete it ({gone}): it holds no finished result."
         warn(
             f"an earlier overwrite of {p} was interrupted: the store it replaced is kept, "
-            f"hidden, at {aside}. {_restore_advice(p, aside, running)}, or delete it "
-            f"(`shutil.rmtree({str(aside)!r})`) to free its space.",
+            f"hidden, at {aside}{what}. {advice}",
             UserWarning,
         )
+
+
+def _move_advice(p: Path, aside: Path) -> str:
+    """Code that moves a set-aside store to a path of its own beside ``p``."""
+    to = p.with_name(f"{p.stem}.earlier-{_aside_time(aside)}{p.suffix}")
+    return f"move it to a path of its own (`import os; os.rename({str(aside)!r}, {str(to)!r})`)"
 
 
 def _restore_advice(p: Path, aside: Path, unfinished: bool) -> str:
@@ -2175,7 +2276,7 @@ def upscale_to_zarr(
     method_options = _merged_options(method_options, options)
     store = _normal_store(store)
     _check_store(store, mode)
-    _warn_left_aside(store)
+    _warn_left_aside(store, resumed=mode == "resume")
     progress = False if progress is None else check_bool("progress", progress)
     _refuse_store_over_inputs(store, source, guide)
     refuse_incomplete_inputs(source, guide)

@@ -833,12 +833,14 @@ def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
 
 
 def _store_steps(store: Any, da: xr.DataArray
-                 ) -> tuple[Hashable, Hashable, np.ndarray, np.ndarray, tuple[int, ...]] | None:
-    """``(variable, time dim, labels, written, shape)`` of the store of an unfinished
+                 ) -> tuple[Hashable, Hashable, np.ndarray, np.ndarray, tuple[int, ...],
+                            dict[Hashable, np.ndarray]] | None:
+    """``(variable, time dim, labels, written, shape, others)`` of the store of an unfinished
     upscale_to_zarr run: the store's own name of the variable read (the DataArray's may be
     another, renamed or None), every step's label, whether its time block (region) is written,
-    and the variable's shape; None where it cannot be told (no time dim, no progress record, a
-    layout of another kind)."""
+    the variable's shape, and its other coordinates along the time dim (a day+night series'
+    ``overpass``, which tells apart steps of one date); None where it cannot be told (no time
+    dim, no progress record, a layout of another kind)."""
     import zarr
 
     try:
@@ -859,7 +861,9 @@ def _store_steps(store: Any, da: xr.DataArray
     if not isinstance(chunk, (int, np.integer)) or chunk < 1 or -(-n // chunk) != done.size:
         return None
     written = done.astype(bool)[np.arange(n) // chunk]
-    return names[0], tdim, np.asarray(ds[tdim].values), written, tuple(var.shape)
+    others = {k: np.asarray(c.values) for k, c in ds.coords.items()
+              if k != tdim and c.dims == (tdim,)}
+    return names[0], tdim, np.asarray(ds[tdim].values), written, tuple(var.shape), others
 
 
 def _steps_advice(written: np.ndarray) -> str:
@@ -881,6 +885,76 @@ def _steps_advice(written: np.ndarray) -> str:
     return "np.r_[" + ", ".join(f"{int(a)}:{int(b)}" for a, b in zip(starts, ends)) + "]"
 
 
+#: what :func:`_step_states` says of a selected step
+WRITTEN, UNWRITTEN, UNTOLD, NOT_STORED = 1, 0, -1, -2
+
+
+def _step_states(chosen: list[tuple], steps: list[tuple], written: np.ndarray) -> np.ndarray:
+    """Each selected step's state (:data:`WRITTEN`, :data:`UNWRITTEN`, :data:`NOT_STORED`: its
+    label is none of the store's, or :data:`UNTOLD`: it is one of several steps of one label,
+    some written and some not, that its position cannot tell apart), matched by position:
+    the selection's steps (each a tuple of its label and other coordinates) are matched in
+    order to the store's, the earliest and the latest way that fits; a step is told when every
+    step of its label between those is written, or none is. Matched by label alone, a day
+    step beside an unwritten night step of its date was unwritten (the advised selection was
+    refused again).
+
+    Examples
+    --------
+    >>> _step_states([("a",), ("b",), ("b",)], [("a",), ("a",), ("b",), ("b",)],
+    ...              np.array([True, False, True, True])).tolist()
+    [-1, 1, 1]
+    >>> _step_states([("a", "day"), ("z", "day")], [("a", "day"), ("a", "night")],
+    ...              np.array([True, False])).tolist()
+    [1, -2]
+    """
+    ids: dict[tuple, list[int]] = {}
+    for i, k in enumerate(steps):
+        ids.setdefault(k, []).append(i)
+    known = [j for j, k in enumerate(chosen) if k in ids]
+    lo = np.full(len(chosen), -1)
+    hi = np.full(len(chosen), len(steps))
+    at = -1
+    for j in known:  # the earliest positions, in order
+        at = next((i for i in ids[chosen[j]] if i > at), len(steps))
+        lo[j] = at
+    at = len(steps)
+    for j in reversed(known):  # the latest
+        at = next((i for i in reversed(ids[chosen[j]]) if i < at), -1)
+        hi[j] = at
+    ordered = bool(known) and lo[known].max() < len(steps) and hi[known].min() >= 0
+    out = np.full(len(chosen), NOT_STORED)
+    for j in known:
+        pos = np.asarray(ids[chosen[j]])
+        if ordered:  # a selection in the store's order: only the positions it can be at
+            pos = pos[(pos >= lo[j]) & (pos <= hi[j])]
+        w = written[pos]
+        out[j] = WRITTEN if w.all() else UNWRITTEN if not w.any() else UNTOLD
+    return out
+
+
+def _step_keys(labels: np.ndarray, others: Mapping[Hashable, np.ndarray], n: int) -> list[tuple]:
+    """Each step as a tuple of its label and other coordinates (numpy scalars as Python values,
+    which hash as the values)."""
+    cols = [np.broadcast_to(np.atleast_1d(v), (n,)) for v in (labels, *others.values())]
+    # dates of either side in one unit (a loaded copy's may be in seconds)
+    cols = [c.astype(c.dtype.str[:3] + "[ns]") if c.dtype.kind in "mM" else c for c in cols]
+    return [tuple(c[i].item() if isinstance(c[i], np.generic) else c[i] for c in cols)
+            for i in range(n)]
+
+
+def _written_untold(labels: np.ndarray, others: Mapping[Hashable, np.ndarray],
+                    written: np.ndarray) -> bool:
+    """Whether the store's written steps, selected lazily, are not told by their labels (and
+    other coordinates) from its unwritten ones: their selection, advised, was refused again."""
+    try:
+        keys = _step_keys(labels, others, labels.size)
+        chosen = [k for k, w in zip(keys, written) if w]
+        return bool((_step_states(chosen, keys, written) == UNTOLD).any())
+    except (TypeError, ValueError):  # labels of another kind: the selection judged whole
+        return False
+
+
 def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any,
                        da: xr.DataArray | None = None) -> None:
     regions = incomplete_regions(attrs, store)
@@ -890,22 +964,34 @@ def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any,
     steps = (_store_steps(store, da) if da is not None and regions[1]
              and attrs.get(STATUS_ATTR) == INCOMPLETE else None)
     if steps is not None:
-        vname, tdim, labels, written, _ = steps
-        unwritten = known = chosen = None
+        vname, tdim, labels, written, _, others = steps
+        state = chosen = None
         if tdim in da.coords:
             try:
                 chosen = np.atleast_1d(np.asarray(da[tdim].values))
-                unwritten = np.isin(chosen, labels[~written])
-                known = np.isin(chosen, labels[written])
+                # the other coordinates along the time dim both hold (an overpass)
+                both = {k: v for k, v in others.items()
+                        if k in da.coords and da[k].dims in ((tdim,), ())}
+                state = _step_states(
+                    _step_keys(chosen, {k: da[k].values for k in both}, chosen.size),
+                    _step_keys(labels, both, labels.size), written)
+                names = _step_names(chosen, {k: da[k].values for k in both})
             except (TypeError, ValueError):  # labels of another kind: judged whole
-                unwritten = known = None
-        if unwritten is not None and not unwritten.any() and known.all():
+                state = None
+        if state is not None and (state == WRITTEN).all():
             return  # only written steps selected (open_zarr's own advice)
-        if unwritten is not None:
+        if state is not None:
             # a step not in the store (resampled, relabelled) may average unwritten ones
-            bad = chosen[unwritten | ~known]
-            selected = (f"; {int(bad.size)} of the {int(chosen.size)} steps selected "
-                        f"({_label_list(bad)}) are not among the written ones")
+            bad = (state == UNWRITTEN) | (state == NOT_STORED)
+            if bad.any():
+                selected = (f"; {int(bad.sum())} of the {int(chosen.size)} steps selected "
+                            f"({_label_list(names[bad], full=True)}) are not among the written "
+                            "ones")
+            untold = state == UNTOLD
+            if untold.any():
+                selected += (f"; {int(untold.sum())} of the {int(chosen.size)} steps selected "
+                             f"({_label_list(names[untold], full=True)}) share their label "
+                             "with unwritten steps, and cannot be told from them by label")
         elif tdim not in da.coords:
             # (a reduction's dask graph may hold unwritten steps however it was selected:
             # loaded, persisted, concatenated; not told from it)
@@ -917,11 +1003,19 @@ def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any,
             pick = f"[{str(vname)!r}].isel({tdim}={_steps_advice(written)})"
             opened = (f"xr.open_zarr({str(label)!r}, consolidated=False, decode_coords='all')"
                       if isinstance(label, Path) or "://" in str(label) else "(the store opened)")
-            if tdim not in da.coords:
+            relabelled = state is not None and bool(((state == NOT_STORED)
+                                                     | (state == UNTOLD)).any())
+            if relabelled or tdim not in da.coords or _written_untold(labels, others, written):
                 # (a reduction of a loaded copy is no longer the store's: not judged by it;
-                # the same selection reduced lazily is refused again, advised what it did)
+                # the same selection reduced or relabelled lazily, its labels not the store's,
+                # is refused again, advised what it did)
+                then = ("reduce that copy in memory" if tdim not in da.coords
+                        else "relabel or reduce that copy in memory"
+                        if state is not None and (state == NOT_STORED).any()
+                        else "use that copy (the store's labels repeat: a lazy selection of "
+                        "its steps is not told from the unwritten ones by them)")
                 selected += (". To use the steps written, select and load them: "
-                             f"`{opened}{pick}.load()`, and reduce that copy in memory")
+                             f"`{opened}{pick}.load()`, and {then}")
             else:
                 selected += f". To use the steps written, select them: `{opened}{pick}`"
     raise XlstsrError(
@@ -932,9 +1026,20 @@ def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any,
     )
 
 
-def _label_list(labels: np.ndarray, n: int = 4) -> str:
-    """Up to ``n`` labels as text, with how many more."""
-    shown = ", ".join(str(v)[:19] for v in labels[:n])
+def _step_names(labels: np.ndarray, others: Mapping[Hashable, Any]) -> np.ndarray:
+    """Each step's label as text, with its other coordinates (a day+night series' overpass)."""
+    names = [str(v)[:19] for v in labels]
+    for v in others.values():
+        v = np.broadcast_to(np.atleast_1d(np.asarray(v)), (len(names),))
+        names = [f"{a} {b.decode(errors='replace') if isinstance(b, bytes) else b}"
+                 for a, b in zip(names, v)]
+    return np.asarray(names, dtype=object)
+
+
+def _label_list(labels: np.ndarray, n: int = 4, full: bool = False) -> str:
+    """Up to ``n`` labels as text (cut to a date and time unless ``full``), with how many
+    more."""
+    shown = ", ".join(str(v) if full else str(v)[:19] for v in labels[:n])
     return shown + (f", ... {labels.size - n} more" if labels.size > n else "")
 
 
