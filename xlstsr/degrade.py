@@ -22,6 +22,7 @@ from .grid import (
     same_axis,
     with_grid,
 )
+from .io.zarr import refuse_incomplete_inputs
 from .kernels.aggregate import gaussian_psf, gaussian_psf_emitted, radiometric_mean
 from .validate import (
     OUTPUT_MARGIN_K,
@@ -72,16 +73,22 @@ def psf_pixels(psf: float | str | None, pixel: float) -> float | None:
     return float(psf) / float(pixel) or None
 
 
-def _psf_on_grid(psf: float | str | None, kelvin: xr.DataArray, ydim: str, xdim: str
-                 ) -> tuple[tuple[float, float] | None, str]:
+def _psf_on_grid(psf: float | str | None, kelvin: xr.DataArray, ydim: str, xdim: str,
+                 nrows: int | None = None
+                 ) -> tuple[tuple[float, float | np.ndarray] | None, str]:
     """The PSF's ``(sigma_y, sigma_x)`` in pixels of ``kelvin``'s grid (or None), and its width
     as recorded in the attrs (``psf_sigma_m=...``, or ``psf_sigma_deg=...`` for a number on a
     lon/lat grid).
 
     A number is in the CRS's units; the ``"modis"`` preset is a physical width (350 m), so it is
-    converted to the grid's unit: to degrees at the grid's central latitude on a lon/lat grid
-    (it read as 350 degrees and was refused), with the axes' unit on a projected one (it read
-    as 350 US survey feet on EPSG:2263, 107 m, and as 350 km on a km CRS).
+    converted to the grid's unit: with the axes' unit on a projected grid (it read as 350 US
+    survey feet on EPSG:2263, 107 m, and as 350 km on a km CRS), to degrees on a lon/lat one
+    (it read as 350 degrees and was refused). There a degree of longitude is cos(latitude) of
+    one of latitude, so ``sigma_x`` is one width per row, of the ``nrows`` rows from
+    ``kelvin``'s first (north) one on (default: its own; more for the rows ``boundary="trim"``
+    cuts): the central latitude's width for every row blurred 210-448 m on the ground over
+    25-65 N, recorded as 350 m. ``sigma_y`` is that of the central latitude (a degree of
+    latitude varies by under 1 % from the equator to the poles).
     """
     t = kelvin.rio.transform()
     py, px = abs(float(t.e)), abs(float(t.a))
@@ -102,11 +109,30 @@ def _psf_on_grid(psf: float | str | None, kelvin: xr.DataArray, ydim: str, xdim:
         # a width in degrees is not one length on the ground (a degree of longitude is
         # cos(latitude) of one of latitude): recorded as given, in its unit
         return (sy, sx), f"psf_sigma_deg={sx * px:g}"
-    return (sy, sx), f"psf_sigma_m={sx * px_m:g}"
+    if unit == "degree":
+        ground = sx * px_m  # the preset's width in metres, at every row
+        sx = np.array([ground / (px * metres_per_degree(lat)[1])
+                       for lat in _row_latitudes(kelvin, ydim, py, nrows)])
+    return (sy, sx), f"psf_sigma_m={sx * px_m if np.ndim(sx) == 0 else ground:g}"
+
+
+def _row_latitudes(kelvin: xr.DataArray, ydim: str, py: float, nrows: int | None
+                   ) -> np.ndarray:
+    """The latitude of each of ``nrows`` rows of ``kelvin``'s regular lon/lat grid from its
+    first one on (those past its last continue its spacing), clipped to +-89 degrees."""
+    lat = np.asarray(kelvin[ydim].values, np.float64)
+    step = lat[1] - lat[0] if lat.size > 1 else -py  # north-up (coarsen's front door)
+    n = lat.size if nrows is None else nrows
+    return np.clip(lat[0] + step * np.arange(n), -89.0, 89.0)
+
+
+def _widest(sigma: tuple[float, float | np.ndarray]) -> float:
+    """The largest of the PSF's widths in pixels (a per-row ``sigma_x``'s widest row)."""
+    return max(float(sigma[0]), float(np.max(sigma[1])))
 
 
 def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: float,
-            sigma: tuple[float, float] | None) -> np.ndarray:
+            sigma: tuple[float, float | np.ndarray] | None) -> np.ndarray:
     # eps: broadcastable to block, its values already checked (in memory by _emissivity, on
     # dask per block by _checked_block): a check here copied the full (time, y, x) broadcast
     # blurred, the field may hold the rows / columns boundary="trim" cuts (south, east): the
@@ -145,6 +171,9 @@ def coarsen(
         LST (any leading dims), georeferenced; decoded to Kelvin as :func:`xlstsr.upscale` does.
         ``lat``/``lon`` dims (ECOSTRESS on its own grid) are kept. A Dataset gives its LST
         variable (``variable``) with the Dataset's CRS, as :func:`xlstsr.upscale` takes it.
+        The unwritten steps of an unfinished :func:`xlstsr.upscale_to_zarr` store (or of a
+        copy loaded from it) are refused, as by :func:`xlstsr.upscale`: select its written
+        steps.
     factor : int
         Aggregation factor (4: 250 m -> 1 km).
     min_valid : float
@@ -172,8 +201,10 @@ def coarsen(
         metres on most projected grids, degrees on a lon/lat one), as a real sensor does: a
         MODIS 1 km LST pixel is a box blurred by a Gaussian of ~350 m (``"modis"``:
         :data:`xlstsr.grid.MODIS_LST_PSF_SIGMA`, measured with :func:`xlstsr.estimate_offset` on
-        real MODIS/ASTER pairs; converted to the grid's unit, feet or degrees included). The
-        width is recorded in metres (``psf_sigma_m``; a number on a lon/lat grid in degrees,
+        real MODIS/ASTER pairs; converted to the grid's unit, feet or degrees included: on a
+        lon/lat grid the x width of each row at its own latitude, so that it is 350 m on the
+        ground at every row, the y width at the central latitude's). The width is recorded in
+        metres (``psf_sigma_m``; a number on a lon/lat grid in degrees,
         ``psf_sigma_deg``) in ``xlstsr_degradation``. None: a perfect box average.
     boundary : {"exact", "trim"}
         ``"exact"`` raises if the size is not a multiple of ``factor``; ``"trim"`` drops the rest:
@@ -197,6 +228,9 @@ def coarsen(
         :func:`xlstsr.upscale` takes it). Lazy for dask input. The input's attributes kept
         but those of its storage and grid; its own ``long_name`` (the only record of the
         overpass, 'MOD11A1 nighttime LST') as ``source_long_name``, as upscale keeps it.
+        Labelled a land surface temperature (``standard_name='surface_temperature'``) unless
+        the input is a temperature of another kind (``brightness_temperature``: kept, and
+        its long_name 'brightness temperature (radiometrically aggregated)').
 
     Examples
     --------
@@ -215,6 +249,9 @@ def coarsen(
     # xr.open_dataset) carried onto its variable (select_variable lost it); anything else
     # refused as InputTypeError (an ndarray raised "has no attribute 'dims'")
     lst = select_lst(lst, variable, operation="coarsen")[0]
+    # an unfinished upscale_to_zarr store's unwritten steps read as NaN: coarsened, they lost
+    # the store's status mark and a computed copy went to to_cogs as all-NaN "cloudy" dates
+    refuse_incomplete_inputs(lst, None)
     check_bool("mask_out_of_range", mask_out_of_range)  # "no" is truthy: it would mean True
     if emissivity is not None:
         # before the lat/lon rename below: an ndarray there raised "has no attribute 'rename'"
@@ -262,12 +299,12 @@ def coarsen(
     cy, cx, ct, cay, cax = coarse_grid_attrs(lst, factor)  # a crop's fine origin
     require_valid_pixels(kelvin)  # an all-NaN field aggregates to nothing: a fill or QC problem
     pixel = abs(float(kelvin.rio.transform().a))
-    sigma, psf_record = _psf_on_grid(psf, kelvin, ydim, xdim)
-    if sigma is not None and max(sigma) > 2 * factor:
+    sigma, psf_record = _psf_on_grid(psf, kelvin, ydim, xdim, whole.sizes[ydim])
+    if sigma is not None and _widest(sigma) > 2 * factor:
         # a Gaussian this wide ran for hours (1e9 m) and blurs the field into one value; on a
         # lon/lat grid 350 (meant as metres) is 350 degrees
         raise XlstsrError(
-            f"psf {psf!r} is {max(sigma):.3g} fine pixels ({pixel:g} CRS units each), wider "
+            f"psf {psf!r} is {_widest(sigma):.3g} fine pixels ({pixel:g} CRS units each), wider "
             f"than 2 coarse pixels of factor {factor}: a sensor's PSF is about one coarse pixel "
             "wide (MODIS 1 km: psf='modis', 350 m). A number is in the CRS's units: metres on "
             "most projected grids (the CRS's own unit otherwise: US feet, km), degrees on a "
@@ -277,6 +314,9 @@ def coarsen(
     # sensor sees: blurred with the kept field, cut before the box mean (cut first, the blur
     # replicated the edge instead: 0.3 K on the last coarse row)
     margin = bool(cut and sigma is not None)
+    if sigma is not None and np.ndim(sigma[1]) and not margin:
+        # per-row widths of the whole grid: the rows coarsened without the cut ones
+        sigma = (sigma[0], sigma[1][: kelvin.sizes[ydim]])
     data = kelvin.variable.data
     if margin:
         data = _with_margin(data, _lenient_kelvin(whole, lead, ydim, xdim), keep, ydim, xdim)
@@ -311,10 +351,14 @@ def coarsen(
     result.attrs = {str(k): v for k, v in lst.attrs.items()
                     if not storage_attr(k) and str(k) not in UPSCALE_ATTRS
                     and not grid_attr(k)}  # the input's grid, no longer the output's
+    # what the field is: a brightness temperature stays one (it was relabelled land surface
+    # temperature, which differs from it by the atmosphere and emissivity, several K)
+    standard, long_name = _coarse_names(lst.attrs)
+    result.attrs.pop("standard_name", None)
     result.attrs.update({
-        "standard_name": "surface_temperature",
+        **({"standard_name": standard} if standard else {}),
         "units": "K",
-        "long_name": COARSE_LONG_NAME,
+        "long_name": long_name,
         "xlstsr_degradation": degradation,
         "xlstsr_version": __version__,
         "history": (str(history) + "\n" if history else "")
@@ -325,12 +369,44 @@ def coarsen(
     # not warned; an earlier coarsen's (or upscale's) own long_name passes on its
     # source_long_name instead (attrs.source_long_name)
     result.attrs.pop("source_long_name", None)  # an earlier one, or a non-text one: set below
-    source = source_long_name(lst.attrs)
+    named = dict(lst.attrs)
+    if _own_long_name(named.get("long_name")):  # an earlier coarsen's (of a BT field too)
+        named.pop("long_name")
+    source = source_long_name(named)
     if source is not None:
         result.attrs["source_long_name"] = source
     # its gaps declared, as upscale's: a GeoTIFF written from it had no nodata, and a masked
     # reader counted the gaps as data
     return result.rio.write_nodata(np.nan, encoded=True)
+
+
+#: CF standard names of a land surface temperature: coarsened, labelled as such
+_LST_STANDARD_NAMES = frozenset({"surface_temperature", "land_surface_temperature"})
+_AGGREGATED = " (radiometrically aggregated)"
+
+
+def _coarse_names(attrs: dict) -> tuple[str | None, str]:
+    """The coarse field's ``(standard_name, long_name)``: those of a land surface temperature
+    (:data:`~xlstsr.attrs.COARSE_LONG_NAME`) unless the input says it is a temperature of
+    another kind, whose name is kept and worded into the long_name: a ``standard_name`` such
+    as ``brightness_temperature`` (Landsat band 10 TOA, :func:`xlstsr.io.open_landsat8_l1`),
+    or, without one, a long_name naming a brightness temperature (no standard_name claimed)."""
+    std = attrs.get("standard_name")
+    std = std.strip() if isinstance(std, str) else ""
+    if std and std not in _LST_STANDARD_NAMES and "temperature" in std:
+        return std, std.replace("_", " ") + _AGGREGATED
+    text = attrs.get("long_name")
+    if not std and isinstance(text, str) and "brightness temperature" in text.lower() \
+            and not _own_long_name(text):
+        return None, "brightness temperature" + _AGGREGATED
+    if not std and _own_long_name(text) and text != COARSE_LONG_NAME:
+        return None, text  # an earlier coarsen's of such a field: its kind kept
+    return "surface_temperature", COARSE_LONG_NAME
+
+
+def _own_long_name(text: object) -> bool:
+    """Whether ``text`` is a long_name coarsen wrote (of an LST or of another temperature)."""
+    return isinstance(text, str) and (text == COARSE_LONG_NAME or text.endswith(_AGGREGATED))
 
 
 def _front_door(lst: xr.DataArray) -> tuple[xr.DataArray, dict[Hashable, slice]]:
@@ -718,30 +794,46 @@ def _warn_low_emissivity(v: np.ndarray, where: str = "") -> bool:
     return False
 
 
-def _coarsen_dask(data, eps, factor: int, min_valid: float, sigma: tuple[float, float] | None):
+def _coarsen_dask(data, eps, factor: int, min_valid: float,
+                  sigma: tuple[float, float | np.ndarray] | None):
     nd = data.ndim
     # the PSF needs neighbours: a halo of whole coarse pixels covering the Gaussian's 4 sigma
-    # per axis; chunks at least that wide (narrower ones failed inside dask's overlap)
-    ch = [0, 0] if not sigma else [-(-int(np.ceil(4 * s)) // factor) for s in sigma]
+    # per axis (a per-row x width: its widest row's); chunks at least that wide (narrower ones
+    # failed inside dask's overlap)
+    ch = [0, 0] if not sigma else [-(-int(np.ceil(4 * float(np.max(s)))) // factor)
+                                   for s in sigma]
     data = data.rechunk({nd - 2: _multiple(data.chunks[-2], factor, ch[0] * factor),
                          nd - 1: _multiple(data.chunks[-1], factor, ch[1] * factor)})
     # one chunk along an axis needs no halo there: the array's edge is the kernel's edge
     ch = [c if len(data.chunks[nd - 2 + i]) > 1 else 0 for i, c in enumerate(ch)]
     args = [data] + ([_broadcast_emissivity(eps, data)] if eps is not None else [])
+    rows = sigma is not None and np.ndim(sigma[1]) > 0
+    if rows:
+        # a lon/lat grid's per-row x widths, (1, ..., Y, 1) chunked along y as the data:
+        # each block meets the widths of its own rows (halo included)
+        args.append(dsa.from_array(np.asarray(sigma[1]).reshape((1,) * (nd - 2) + (-1, 1)),
+                                   chunks=((1,) * (nd - 2) + (data.chunks[-2], (1,)))))
     out_chunks = (*data.chunks[:-2], tuple(c // factor for c in data.chunks[-2]),
                   tuple(c // factor for c in data.chunks[-1]))
     meta = np.empty((0,) * nd, data.dtype)
+
+    def block_kernel(b, *rest):
+        e = rest[0] if eps is not None else None
+        s = (sigma[0], np.asarray(rest[-1]).reshape(-1)) if rows else sigma
+        return _kernel(b, e, factor, min_valid, s)
+
     if not sigma or not any(ch):
-        return dsa.map_blocks(lambda b, e=None: _kernel(b, e, factor, min_valid, sigma), *args,
-                              chunks=out_chunks, dtype=data.dtype, meta=meta)
+        return dsa.map_blocks(block_kernel, *args, chunks=out_chunks, dtype=data.dtype,
+                              meta=meta)
     # boundary="nearest" reproduces gaussian_filter(mode="nearest") at the array edges
     depth = {nd - 2: ch[0] * factor, nd - 1: ch[1] * factor}
     keep = tuple(slice(c, -c if c else None) for c in ch)
 
-    def fn(b, e=None):
-        return _kernel(b, e, factor, min_valid, sigma)[(..., *keep)]
+    def fn(b, *rest):
+        return block_kernel(b, *rest)[(..., *keep)]
 
-    return dsa.map_overlap(fn, *args, depth=depth, boundary="nearest", trim=False,
+    depths = [depth] * (len(args) - rows) + ([{**depth, nd - 1: 0}] if rows else [])
+    return dsa.map_overlap(fn, *args, depth=depths, boundary="nearest", trim=False,
                            chunks=out_chunks, dtype=data.dtype, meta=meta)
 
 

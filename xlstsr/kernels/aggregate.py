@@ -12,12 +12,19 @@ marks gaps and each statistic uses the valid pixels of the block only.
   ~300 K offset of LST); :func:`within_block_variance` / :func:`within_block_covariance` average
   them over the blocks with at least two valid pixels: the variance a factor-``factor``
   super-resolution step must restore (law of total variance).
+
+The radiometric kernels (:func:`radiometric_mean`, :func:`gaussian_psf`,
+:func:`gaussian_psf_emitted`, and :func:`conserve_radiometric`'s target) take Kelvin and refuse
+values <= 0 (:class:`~xlstsr.errors.UnitsError`): ``T^4`` loses the sign, so -10 degC
+aggregated to +10.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from ..errors import UnitsError
 
 __all__ = [
     "block_mean",
@@ -44,6 +51,17 @@ def block_view(a: np.ndarray, factor: int) -> np.ndarray:
     return a.reshape(*lead, ny // factor, factor, nx // factor, factor)
 
 
+def _require_kelvin(t: np.ndarray, kernel: str, what: str = "lst") -> None:
+    """Refuse temperatures <= 0 (NaN gaps pass): through ``T^4`` and its fourth root a
+    Celsius field came back sign-flipped (-10 degC everywhere aggregated to +10)."""
+    if np.any(t <= 0):  # NaN compares False: a gap is no temperature
+        raise UnitsError(
+            f"{kernel} takes temperatures in Kelvin (> 0), but {what} holds values down to "
+            f"{float(np.nanmin(t)):g}: degrees Celsius? convert them (`{what} + 273.15`); a "
+            "difference or anomaly aggregates linearly (block_mean); a fill value? set it to NaN"
+        )
+
+
 def radiometric_mean(
     lst: np.ndarray,
     factor: int,
@@ -56,7 +74,8 @@ def radiometric_mean(
     Parameters
     ----------
     lst : ndarray, (..., Y, X)
-        Temperatures in Kelvin; NaN marks gaps. Y and X must be multiples of ``factor``.
+        Temperatures in Kelvin; NaN marks gaps. Y and X must be multiples of ``factor``. Values
+        <= 0 (Celsius, a fill of 0) raise :class:`~xlstsr.errors.UnitsError`.
     factor : int
         Aggregation factor along y and x.
     min_valid : float
@@ -77,6 +96,14 @@ def radiometric_mean(
     True
     """
     lst = np.asarray(lst)  # array-likes (lists) have no dtype to read
+    _require_kelvin(lst, "radiometric_mean")
+    return _radiometric_mean(lst, factor, min_valid, emissivity)
+
+
+def _radiometric_mean(lst: np.ndarray, factor: int, min_valid: float,
+                      emissivity: np.ndarray | None) -> np.ndarray:
+    """:func:`radiometric_mean` of an array, its values unchecked (conserve_radiometric's
+    iterations: its field is checked, or left to its caller's output check, once)."""
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
     t = block_view(lst.astype(np.float64, copy=False), factor)
     valid = np.isfinite(t)
@@ -235,20 +262,70 @@ def psf_sigma(factor: int, mtf_nyquist: float) -> float:
     return float(np.sqrt(-np.log(mtf_nyquist) / (2.0 * np.pi**2 * nu**2)))
 
 
-def gaussian_psf(lst: np.ndarray, sigma: float | tuple[float, float], *,
+def _sigmas(sigma: float | tuple[float, float | np.ndarray] | np.ndarray, ny: int
+            ) -> tuple[float, float | np.ndarray]:
+    """``(sigma_y, sigma_x)`` in pixels from one width for both axes or a pair whose x width
+    may be one number per row (``ny`` of them); refused when not finite and >= 0."""
+    if isinstance(sigma, (tuple, list)) or np.ndim(sigma) == 1:
+        if len(sigma) != 2:
+            raise ValueError(f"sigma must be one width or (sigma_y, sigma_x), got {sigma!r}")
+        sy, sx = sigma
+    else:
+        sy = sx = sigma
+    sy, sx = float(sy), np.asarray(sx, dtype=np.float64)
+    if sx.ndim and sx.shape != (ny,):
+        raise ValueError(f"a per-row sigma_x holds one width per row ({ny}), got shape "
+                         f"{sx.shape}")
+    if not (np.isfinite(sy) and sy >= 0 and np.isfinite(sx).all() and (sx >= 0).all()):
+        raise ValueError(f"sigma must be finite widths >= 0 in pixels, got {sigma!r}")
+    return sy, (float(sx) if not sx.ndim else sx)
+
+
+def _blur(a: np.ndarray, sigma: tuple[float, float | np.ndarray], mode: str) -> np.ndarray:
+    """Gaussian filter of ``a`` (..., Y, X) over its last two axes, truncated at 4 sigma.
+
+    A per-row ``sigma_x`` filters along y first, then each row along x with its own width:
+    at row r that is exactly the 2-D Gaussian of widths ``(sigma_y, sigma_x[r])`` centred
+    there (the sensor's PSF on the ground, seen on a lon/lat grid whose pixels narrow in
+    metres along x with latitude)."""
+    sy, sx = sigma
+    if not np.ndim(sx):
+        return ndimage.gaussian_filter(a, (0,) * (a.ndim - 2) + (sy, sx), mode=mode,
+                                       truncate=4.0)
+    out = (ndimage.gaussian_filter1d(a, sy, axis=-2, mode=mode, truncate=4.0) if sy > 0
+           else np.array(a, dtype=np.float64, copy=True))
+    for s in np.unique(sx):  # rows of one width together
+        if s > 0:
+            rows = np.flatnonzero(sx == s)
+            out[..., rows, :] = ndimage.gaussian_filter1d(out[..., rows, :], s, axis=-1,
+                                                          mode=mode, truncate=4.0)
+    return out
+
+
+def gaussian_psf(lst: np.ndarray, sigma: float | tuple[float, float | np.ndarray], *,
                  mode: str = "nearest") -> np.ndarray:
     """Blur LST with a Gaussian PSF in radiance (T^4) space, NaN-aware (normalised convolution).
 
-    ``sigma`` in pixels, one for both axes or ``(sigma_y, sigma_x)`` (a lon/lat grid's pixels
-    are narrower in metres along x). Gaps stay gaps; valid pixels next to a gap are blurred
-    with their valid neighbours only.
+    ``sigma`` in pixels, one for both axes or ``(sigma_y, sigma_x)``; ``sigma_x`` may be an
+    array of one width per row (Y values): a lon/lat grid's pixels are narrower in metres
+    along x, the more so the higher the latitude. Gaps stay gaps; valid pixels next to a gap
+    are blurred with their valid neighbours only. ``lst`` in Kelvin: values <= 0 raise
+    :class:`~xlstsr.errors.UnitsError`.
+
+    Examples
+    --------
+    >>> t = np.array([[300.0, 300.0, 280.0, 280.0]] * 3)
+    >>> rows = gaussian_psf(t, (0.0, np.array([0.0, 1.0, 2.0])))  # sharper in the north
+    >>> bool(rows[0, 1] == 300.0 and 300.0 > rows[1, 1] > rows[2, 1])
+    True
     """
     lst = np.asarray(lst)  # array-likes (lists) have no dtype to read
+    _require_kelvin(lst, "gaussian_psf")
     t = lst.astype(np.float64, copy=False)
     valid = np.isfinite(t)
-    sig = (0,) * (t.ndim - 2) + (tuple(sigma) if np.ndim(sigma) else (sigma, sigma))
-    num = ndimage.gaussian_filter(np.where(valid, t, 0.0) ** 4, sig, mode=mode, truncate=4.0)
-    den = ndimage.gaussian_filter(valid.astype(np.float64), sig, mode=mode, truncate=4.0)
+    sig = _sigmas(sigma, t.shape[-2])
+    num = _blur(np.where(valid, t, 0.0) ** 4, sig, mode)
+    den = _blur(valid.astype(np.float64), sig, mode)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (num / den) ** 0.25
     out[~valid] = np.nan
@@ -256,15 +333,16 @@ def gaussian_psf(lst: np.ndarray, sigma: float | tuple[float, float], *,
 
 
 def gaussian_psf_emitted(lst: np.ndarray, emissivity: np.ndarray,
-                         sigma: float | tuple[float, float], *, mode: str = "nearest"
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         sigma: float | tuple[float, float | np.ndarray], *,
+                         mode: str = "nearest") -> tuple[np.ndarray, np.ndarray]:
     """What a sensor with a Gaussian PSF sees of a surface of emissivity ``emissivity``: the
     blurred emitted radiance ``G * (eps T^4)`` and the blurred emissivity ``G * eps``, as
     ``(T_seen, eps_seen)`` with ``eps_seen T_seen^4 = G * (eps T^4)`` (NaN-aware, as
     :func:`gaussian_psf`). Their emissivity-weighted box mean
     (:func:`radiometric_mean` with ``emissivity=eps_seen``) is ``box(G * eps T^4) / box(G *
     eps)``; blurring T^4 alone and weighting by the unblurred emissivity was 0.36 K off at a
-    soil / water edge.
+    soil / water edge. ``sigma`` as in :func:`gaussian_psf` (a per-row ``sigma_x`` included);
+    ``lst`` in Kelvin: values <= 0 raise :class:`~xlstsr.errors.UnitsError`.
 
     Examples
     --------
@@ -275,12 +353,13 @@ def gaussian_psf_emitted(lst: np.ndarray, emissivity: np.ndarray,
     True
     """
     t = np.asarray(lst, dtype=np.float64)
+    _require_kelvin(t, "gaussian_psf_emitted")
     e = np.broadcast_to(np.asarray(emissivity, dtype=np.float64), t.shape)
     valid = np.isfinite(t) & np.isfinite(e)
-    sig = (0,) * (t.ndim - 2) + (tuple(sigma) if np.ndim(sigma) else (sigma, sigma))
-    den = ndimage.gaussian_filter(valid.astype(np.float64), sig, mode=mode, truncate=4.0)
-    rad = ndimage.gaussian_filter(np.where(valid, e * t ** 4, 0.0), sig, mode=mode, truncate=4.0)
-    eps = ndimage.gaussian_filter(np.where(valid, e, 0.0), sig, mode=mode, truncate=4.0)
+    sig = _sigmas(sigma, t.shape[-2])
+    den = _blur(valid.astype(np.float64), sig, mode)
+    rad = _blur(np.where(valid, e * t ** 4, 0.0), sig, mode)
+    eps = _blur(np.where(valid, e, 0.0), sig, mode)
     with np.errstate(invalid="ignore", divide="ignore"):
         seen, eps_seen = (rad / eps) ** 0.25, eps / den
     seen[~valid] = np.nan
@@ -310,7 +389,11 @@ def conserve_radiometric(
     fine : ndarray, (..., Y, X)
         Fine LST (K).
     coarse : ndarray, (..., Y/f, X/f)
-        Target coarse LST (K).
+        Target coarse LST (K): values <= 0 (Celsius) raise
+        :class:`~xlstsr.errors.UnitsError`. ``fine`` values <= 0 are not refused here (their
+        sign is lost in ``T^4``): upscale feeds it intermediate fields (a model's output, a
+        detail rescaled by ``scale_correction``), whose implausible result its output check
+        names with its cause.
     factor : int
         Ratio of the grids.
 
@@ -327,6 +410,7 @@ def conserve_radiometric(
     """
     t = np.array(fine, dtype=np.float64, copy=True)
     c = np.asarray(coarse, dtype=np.float64)
+    _require_kelvin(c, "conserve_radiometric", "coarse")
     free = None
     if fixed is not None and np.any(fixed):
         free = ~np.asarray(fixed, dtype=bool) & np.isfinite(t)
@@ -335,7 +419,7 @@ def conserve_radiometric(
         return np.repeat(np.repeat(k, factor, axis=-2), factor, axis=-1)
 
     for _ in range(max_iter):
-        agg = radiometric_mean(t, factor, min_valid=1e-9).astype(np.float64)
+        agg = _radiometric_mean(t, factor, 1e-9, None).astype(np.float64)
         ok = np.isfinite(c) & np.isfinite(agg) & (agg > 0)
         err = np.where(ok, c - agg, 0.0)
         if np.max(np.abs(err), initial=0.0) < tol:
