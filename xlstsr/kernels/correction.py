@@ -172,9 +172,14 @@ def check_law_applicable(
     if factor & (factor - 1):
         # the law adds within-block variances of steps by 2 (round(log2 f) of them): at factor 3
         # it silently restored the variance of factor 4
+        # the factors it takes named, and which methods take them: its fixed-gain advice,
+        # followed with sisr at factor 3, was refused in turn (the model takes 4 only)
+        lo = 1 << (int(factor).bit_length() - 1)
         raise GridError(
             f"scale_correction={mode!r} restores the variance law in steps of 2, so the factor must "
-            f"be a power of two (2, 4, 8...), not {factor}; {advice}"
+            f"be a power of two (2, 4, 8...), not {factor}; {advice}. Or upscale by {lo} or "
+            f"{2 * lo} with it: the bundled 'sisr' and 'disr' models take factor 4 only (a fixed "
+            f"gain at factor {factor} too), 'tsharp' and 'dms' (with a guide) any factor."
         )
     if len(shape) >= 2 and _max_steps(tuple(shape)) < 2:  # fit_variance_law's own refusal
         raise GridError(
