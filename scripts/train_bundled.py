@@ -1468,7 +1468,10 @@ def has_pairs(data: Path) -> bool:
 def has_cube(data: Path) -> bool:
     """Whether the data folder ``data`` holds the MOD11A1 cube the cube jobs read
     (:func:`cube_dir`: ``catalog.json`` and ``windows.csv``)."""
-    folder = cube_dir(data)
+    try:
+        folder = cube_dir(data)
+    except SystemExit:  # several cubes: one is here (the cube jobs name them, pairs jobs run)
+        return True
     return (folder / "catalog.json").is_file() and (folder / "windows.csv").is_file()
 
 
@@ -1579,7 +1582,8 @@ def _main(argv: list[str]) -> int:
     given = f"--data {args.data}" if args.data is not None else f"the data folder {data}"
     # the other kind of job is advised only where this folder holds what it reads (the cube
     # jobs were advised to a folder without the cube: a pystac traceback followed)
-    pairs_here, cube_here = has_pairs(data), has_cube(data)
+    pairs_here = has_pairs(data)
+    cube_here = has_cube(data) if cube_jobs or not pairs_here else False
     if pair_jobs and not pairs_here:
         raise SystemExit(
             f"{given} holds no modis_aster/ (nor a folder laid out like it: pairs.csv and "

@@ -327,3 +327,18 @@ def test_estimate_offset_docstring_says_a_constant_border_is_warned_of_under_rai
         warnings.simplefilter("always")
         xlstsr.estimate_offset(fine, xlstsr.coarsen(ds["lst_day"], 4), errors="raise")
     assert any("left out of the estimate" in str(w.message) for w in seen)
+
+
+def test_train_bundled_pairs_jobs_run_beside_several_cube_like_folders(tb, tmp_path):
+    # review 52b/1: has_cube's "holds 2 cubes" refusal stopped the pairs jobs, which read none
+    data = _pairs_folder(tmp_path / "d")
+    for name in ("cube_2021", "cube_2022"):
+        (data / name).mkdir()
+        for f in ("catalog.json", "windows.csv"):
+            (data / name / f).write_text("")
+    with pytest.raises(RuntimeError, match="reached train_"):
+        tb.main(["--only", "sisr_rescnn", "--epochs", "1", "--out", str(tmp_path / "o"),
+                 "--data", str(data)])
+    assert tb.has_cube(data)  # a cube job passes on to cube_dir, which names the two
+    with pytest.raises(SystemExit, match="holds 2 cubes"):
+        tb.cube_dir(data)
