@@ -2884,6 +2884,18 @@ def _check_dependent_flags(args: argparse.Namespace) -> None:
 
 
 def _upscale(args: argparse.Namespace) -> int:
+    from xlstsr.guide import READ_GUIDE_EDGES
+
+    # the guide is read lazily (streamed) but its user chose no dask: its edges are read at
+    # once for the constant-border check a guide in memory gets (a warp's 0 border ran: 7.7 K)
+    token = READ_GUIDE_EDGES.set(True)
+    try:
+        return _upscale_run(args)
+    finally:
+        READ_GUIDE_EDGES.reset(token)
+
+
+def _upscale_run(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.attrs import output_global_attrs, with_global_attrs
     from xlstsr.io import WRITABLE, format_of

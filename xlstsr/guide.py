@@ -9,6 +9,7 @@ nests in and taking the NaN-aware block mean there. Alignment itself is
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import logging
 import re
@@ -37,7 +38,7 @@ from .errors import (
 )
 from .grid import _COARSE_GUIDE_NOTES, align_guide, pixel_side
 from .kernels.aggregate import block_mean
-from .kernels.coregister import constant_border
+from .kernels.coregister import BORDER_MIN_LINES, _line_runs, constant_border
 from .steps import (
     _cf_decode_fix,
     _cf_time_key,
@@ -83,6 +84,7 @@ __all__ = [
     "guide_bands",
     "guide_labels",
     "guide_on_lst_grid",
+    "mask_edge_value",
     "match_steps",
     "measure_offset",
     "prepare_guide",
@@ -1509,12 +1511,15 @@ def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) 
 def _match_lead(
     g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[str, ...],
     tolerance: Any, drop_fix: Callable[[str], str] | None = None,
-    code: GuideCode | None = None,
+    code: GuideCode | None = None, given: xr.DataArray | xr.Dataset | None = None,
 ) -> xr.DataArray:
     """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks
     (an LST date kept as a scalar coordinate is matched as a one-step dim, with the tolerance).
     ``drop_fix``: :func:`_match_scalar_time`'s advice to drop a scalar date, for the guide's form;
-    ``code``: :func:`match_steps`'s, for the guide as passed (:class:`GuideCode`)."""
+    ``code``: :func:`match_steps`'s, for the guide as passed (:class:`GuideCode`); ``given``:
+    the guide as passed, whose coordinates the rename advice must not clash with (default
+    ``g``)."""
+    given = g if given is None else given
     g = _match_scalar_time(g, lst, lead, skip, tolerance, drop_fix)
     for d in [str(d) for d in g.dims if d not in skip]:
         if d in lead:
@@ -1567,13 +1572,25 @@ def _match_lead(
                 # the LST's date under another name (`cube.sel(time=t)` against a guide's
                 # 'date' dim): renamed, it is matched with guide_time_tolerance; 'nearest' may
                 # take a composite whose period begins after the LST's date
-                t = scalar[0]
+                # a date's own name first ('time' before a 'composite_start' kept beside it)
+                t = sorted(scalar, key=lambda c: (c.lower() not in ("time", "date"),
+                                                  bool(re.search("start|end", c.lower()))))[0]
+                if t in given.coords and given[t].dims == (d,):
+                    # the guide holds that coordinate along its steps (modis_sample's
+                    # composite_start): its dim, not a rename (ValueError 'conflicts')
+                    fix = f"guide = guide.swap_dims({{{d!r}: {t!r}}})"
+                    how = f"make the guide's own '{t}' labels its dim"
+                elif t in given.coords:
+                    fix = f"guide = guide.drop_vars({t!r}).rename({{{d!r}: {t!r}}})"
+                    how = "give them one name"
+                else:
+                    fix, how = f"guide = guide.rename({d}={t!r})", "give them one name"
                 raise GuideTimeError(
                     f"the guide's time dim is '{d}' ({g.sizes[d]} steps) and the LST's date a "
-                    f"scalar '{t}' coordinate ({str(lst[t].values)[:19]}): give them one name "
-                    f"(`guide = guide.rename({d}={t!r})`) so that the LST's date is matched with "
-                    "the guide's steps (with guide_time_tolerance, e.g. '15D' for 16-day "
-                    "composites labelled by their first day)."
+                    f"scalar '{t}' coordinate ({str(lst[t].values)[:19]}): {how} (`{fix}`) so "
+                    "that the LST's date is matched with the guide's steps (with "
+                    "guide_time_tolerance, e.g. '15D' for 16-day composites labelled by their "
+                    "first day)."
                 )
             raise GuideTimeError(
                 f"the guide has a time dim '{d}' ({g.sizes[d]} steps) but the LST has none, so "
@@ -1965,7 +1982,8 @@ def prepare_guide(
                    for i, b in enumerate(aligned)]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
     g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band", _INF_DIM), time_tolerance,
-                    fixes[0] if len(aligned) == 1 else None, _guide_code(guide, aligned, lead))
+                    fixes[0] if len(aligned) == 1 else None, _guide_code(guide, aligned, lead),
+                    given=guide if isinstance(guide, (xr.DataArray, xr.Dataset)) else None)
     if marked:
         g = _refuse_infinite_guide(g, bands)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
@@ -2086,6 +2104,48 @@ def _file_descriptions(guide: xr.DataArray, d: Hashable, whole: bool = True
     return texts if all(texts) or not whole else None
 
 
+def _dated_descriptions(texts: Sequence[str]) -> list[np.datetime64] | None:
+    """The dates of band descriptions that each hold one date, all different, as
+    :func:`xlstsr.io.open_cog` and ``--guide`` read them as time steps; None otherwise."""
+    from .io.cog import _description_dates
+
+    return _description_dates(list(texts)) if len(texts) > 1 else None
+
+
+def _dated_bands_warning(d: Hashable, lst: xr.DataArray, t: Hashable,
+                         dates: list[np.datetime64]) -> str:
+    """The warning for a guide whose bands are described by dates: what happens, and the two
+    ways to make them the guide's steps, each of which runs as written: where every LST step
+    is on one band's day, the rename takes the LST's own labels (the steps' overpass times: the
+    bands' midnights matched none) and open_cog's steps are reached with a day's tolerance."""
+    days = [str(np.datetime_as_string(v, unit="s")).replace("T00:00:00", "") for v in dates]
+    shown = f"{days[0]} ... {days[-1]}" if len(days) > 3 else ", ".join(days)
+    labels = lst[t].values if t in lst.coords else None
+    by_day: list[str] | None = None
+    if labels is not None and labels.dtype.kind == "M":
+        own = np.asarray(dates, dtype="datetime64[ns]")
+        on_day = {np.datetime64(v, "D"): v for v in labels.astype("datetime64[ns]")}
+        if len(on_day) == len(labels) and not np.isin(labels, own).all() and sorted(
+                on_day) == sorted(np.datetime64(v, "D") for v in own) and all(
+                on_day[np.datetime64(v, "D")] >= v for v in own):
+            by_day = [str(np.datetime_as_string(on_day[np.datetime64(v, "D")], unit="s"))
+                      for v in own]
+    tolerance = "" if by_day is None else (
+        "; then pass `guide_time_tolerance='1D'`: the LST's steps are later on the bands' days")
+    coord = f"{t}=np.array({by_day or days}, dtype='datetime64[ns]')"
+    return (
+        f"the guide's {len(days)} {d!r} bands are described by dates ({shown}): they are one "
+        f"guide per date (time steps), but are used as {len(days)} channels of every one of "
+        f"the LST's {lst.sizes[t] if t in lst.dims else len(days)} steps. Read the file with "
+        "`guide = xlstsr.io.open_cog(path)` (path: the GeoTIFF's), which makes date-described "
+        f"bands time steps (as --guide does on the command line{tolerance}), or give them the "
+        f"LST's time dim: `guide = guide.rename({{{str(d)!r}: {str(t)!r}}})"
+        f".assign_coords({coord})` (`import numpy as np`"
+        f"{'; each band takes the LST step of its day' if by_day else ''}). If they are "
+        "channels, give each band a long_name without a date to silence this."
+    )
+
+
 def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
                            extra: list[Hashable], lead: Sequence[Hashable]) -> None:
     """Warn when a guide's bands are as many as the LST's steps and labelled alike (one NDVI
@@ -2096,10 +2156,18 @@ def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
     if n_steps < 2 or n_bands != n_steps or not isinstance(guide, xr.DataArray):
         return
     names = guide.attrs.get("long_name", guide.attrs.get("description"))
-    if isinstance(names, (tuple, list)) and len(set(map(str, names))) > 1:
-        return  # labelled channels (NDVI, albedo...)
     d = extra[0]
     described = _described_bands(guide, d)
+    if described is None and len(extra) == 1:
+        described = _file_descriptions(guide, d)
+    dated = _dated_descriptions(described) if described is not None else None
+    if dated is not None:
+        # one date per band (a per-date NDVI GeoTIFF read with rioxarray: its tuple long_name
+        # is the dates), as --guide reads them: steps, not channels (tsharp ran 13.9 K off)
+        warn(_dated_bands_warning(d, lst, lead[0], dated), UserWarning)
+        return
+    if isinstance(names, (tuple, list)) and len(set(map(str, names))) > 1:
+        return  # labelled channels (NDVI, albedo...)
     if described is not None and len(set(described)) > 1 and not all(
             _DATED.search(v) for v in described):
         return  # the file's own band descriptions label its channels (NDVI, albedo...)
@@ -2220,6 +2288,10 @@ def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False,
 #: whose class may genuinely fill edge rows: :func:`_refuse_border_fill` leaves it alone
 BORDER_CLASS_VALUES = 64
 
+#: a border value held by at least this share of the guide's other valid pixels is its data
+#: (sea at a clipped 0 of a vegetation cover), warned of, not refused as a warp's fill
+BORDER_SHARED_SHARE = 0.005
+
 
 def _refuse_border_fill(c: int, values: np.ndarray) -> None:
     """Refuse guide channel ``c`` (``values``: its images, ``(n, Y, X)`` or ``(Y, X)``, on the
@@ -2231,8 +2303,11 @@ def _refuse_border_fill(c: int, values: np.ndarray) -> None:
     :func:`~xlstsr.validate.suspect_guide_fill` does not see it; read as data, DISR's output
     moved by up to 3.2 K away from the border (the guide's offset check already leaves it out).
     Class maps (at most :data:`BORDER_CLASS_VALUES` distinct values: a land-cover class or a
-    water mask may fill an edge) are not judged. Checked on in-memory guides only: a dask
-    guide's blocks do not see the image's edges."""
+    water mask may fill an edge) are not judged. A value held by at least
+    :data:`BORDER_SHARED_SHARE` of the other valid pixels, or at or beyond the bound of their
+    range (sea rows of a vegetation cover clipped to [0, 1], of a DEM at 0 m), is genuine data
+    and warned of only; where the inside holds it too, the advice masks the border alone
+    (:func:`mask_edge_value`). A dask guide is judged by :func:`_refuse_lazy_border_fill`."""
     imgs = np.asarray(values)
     imgs = imgs.reshape(-1, *imgs.shape[-2:])
     for img in imgs:
@@ -2250,15 +2325,75 @@ def _refuse_border_fill(c: int, values: np.ndarray) -> None:
             return
         v = _fill_text(found.value)
         share = float(found.mask[ok].mean())
+        rest = img[ok & ~found.mask]
+        held = int(np.count_nonzero(rest == found.value))
+        # genuine data along an edge (sea rows of a vegetation cover clipped to [0, 1], of a
+        # DEM at 0 m, an impervious share): the value is common inside too, or a bound of the
+        # guide's range (nothing inside beyond it); a warp's 0 hides inside an NDVI's range
+        genuine = rest.size and (held >= BORDER_SHARED_SHARE * rest.size
+                                 or found.value <= rest.min() or found.value >= rest.max())
+        # where the inside holds the value too, only the border is masked (its genuine 0s kept)
+        mask = (f"`guide = xlstsr.guide.mask_edge_value(guide, {v})` (its pieces touching "
+                f"the edge; `guide.where(guide != {v})` masks the {held} inside too)" if held
+                else f"`guide = guide.where(guide != {v})`")
+        if genuine:
+            warn(f"guide channel {c} holds {v} on {found.where} (about {share:.1%} of its "
+                 f"valid pixels), a value {'common' if held else 'at the range'} of the rest "
+                 "of the guide too: used as data (sea or bare ground at a clipped bound, 0 m). "
+                 "If it is a warp's undeclared fill instead (gdalwarp without -dstnodata), "
+                 f"mask it: {mask}.", UserWarning)
+            return
         raise UndeclaredFillError(
             f"guide channel {c} holds {v} on {found.where} (about {share:.1%} of its valid "
             "pixels with those next to them): a constant band along its edge, as a warp "
             "without a nodata value leaves around a scene (gdalwarp without -dstnodata), an "
             "undeclared fill. Read as data it is used as guide detail (DISR's output moved by "
-            f"up to 3.2 K away from a 0 border on 4 % of an NDVI). Mask it (`guide = guide."
-            f"where(guide != {v})`), or declare it where the file is made (`gdalwarp "
-            f"-dstnodata {v}`, then read with `rioxarray.open_rasterio(path, masked=True)`)."
+            f"up to 3.2 K away from a 0 border on 4 % of an NDVI). Mask it ({mask}), or "
+            f"declare it where the file is made (`gdalwarp -dstnodata {v}`, then read with "
+            f"`rioxarray.open_rasterio(path, masked=True)`; on the command line `--guide-nodata "
+            f"{v}`)."
         )
+
+
+def mask_edge_value(guide: xr.DataArray, value: float) -> xr.DataArray:
+    """``guide`` with ``value`` masked (NaN) in the pieces of it that touch an image's edge,
+    as a warp without a nodata value leaves them, and kept elsewhere (the genuine 0s of a
+    clipped vegetation cover inland, which ``guide.where(guide != 0)`` masked too).
+
+    Parameters
+    ----------
+    guide : xarray.DataArray
+        A guide of any leading dims; each 2-D image over its spatial dims is masked on its own.
+    value : float
+        The value of the border.
+
+    Returns
+    -------
+    xarray.DataArray
+
+    Examples
+    --------
+    >>> g = xr.DataArray(np.arange(1.0, 37.0).reshape(6, 6), dims=("y", "x"))
+    >>> g[:2] = 0.0
+    >>> g[4, 3] = 0.0
+    >>> m = mask_edge_value(g, 0)
+    >>> int(m.isnull().sum()), float(m[4, 3])
+    (12, 0.0)
+    """
+    from scipy import ndimage
+
+    ydim, xdim = spatial_dims(guide)
+
+    def edge_pieces(img: np.ndarray) -> np.ndarray:
+        lab, _ = ndimage.label(img == value, structure=np.ones((3, 3), dtype=bool))
+        edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+        return np.isin(lab, edge[edge > 0])
+
+    border = xr.apply_ufunc(edge_pieces, guide, input_core_dims=[[ydim, xdim]],
+                            output_core_dims=[[ydim, xdim]], vectorize=True,
+                            dask="parallelized", output_dtypes=[bool],
+                            dask_gufunc_kwargs={"allow_rechunk": True})
+    return guide.where(~border)
 
 
 #: an NDVI channel is refused when more than NDVI_MAX_OUTSIDE of its valid values lie beyond
@@ -2510,6 +2645,59 @@ def _checked_lazily(gdata: Any, summarize: Any, width: int, verdict: Any, *args:
     )
 
 
+#: lines along each edge of a dask guide's images read at graph build for the border check
+BORDER_STRIP = 8
+
+#: a dask guide of more images (steps) than this is not checked for a constant border: each
+#: image's edges would be read at graph build
+BORDER_LAZY_IMAGES = 16
+
+#: a dask guide's image of more pixels than this (256 MB as float32) is not read whole for the
+#: border check (the lazy read was chosen to keep it out of memory)
+BORDER_LAZY_PIXELS = 1 << 26
+
+
+#: whether a dask guide's edges are read when the graph is built, for the border check: the
+#: command line sets it (it reads every guide lazily, for streaming, though its user chose no
+#: dask); a dask guide given in Python stays lazy (building the graph reads nothing)
+READ_GUIDE_EDGES: contextvars.ContextVar[bool] = contextvars.ContextVar("read_guide_edges",
+                                                                        default=False)
+
+
+def _refuse_lazy_border_fill(data: dsa.Array, ndvi: Any = None) -> None:
+    """:func:`_refuse_border_fill` on a dask guide ``(n, c, Y, X)``, which the lazy block checks
+    cannot do (a block does not see the image's edges): the command line reads every guide
+    lazily, so a warp's 0 border refused in memory ran there (7.7 K off). Only the
+    :data:`BORDER_STRIP` edge lines of each image are read now; an image whose edges hold a
+    whole line of one value (or no finite value) is read whole and judged as in memory
+    (:func:`_refuse_guide_fill`, which also tells an NDVI stored x 10000 its scale first).
+    Guides of more than :data:`BORDER_LAZY_IMAGES` images, and images of more than
+    :data:`BORDER_LAZY_PIXELS` pixels, are left to the block checks."""
+    import dask
+
+    n, nc, ny, nx = data.shape
+    if n > BORDER_LAZY_IMAGES or min(ny, nx) < 2 or ny * nx > BORDER_LAZY_PIXELS:
+        return
+    s = min(BORDER_STRIP, ny, nx)
+    top, bottom, left, right = dask.compute(data[:, :, :s, :], data[:, :, -s:, :],
+                                            data[:, :, :, :s], data[:, :, :, -s:])
+    for k in range(n):
+        for c in range(nc):
+            lines: dict[float, int] = {}
+            unseen = False
+            for strip in (top[k, c], bottom[k, c][::-1], left[k, c].T, right[k, c].T[::-1]):
+                strip = np.asarray(strip, dtype=np.float64)
+                if not np.isfinite(strip).any():
+                    unseen = True  # its first finite line lies further in
+                    continue
+                run = _line_runs(strip)
+                if run is not None:
+                    lines[run[0]] = lines.get(run[0], 0) + run[2]
+            if unseen or any(v >= BORDER_MIN_LINES for v in lines.values()):
+                img = np.asarray(data[k, c].compute(), dtype=np.float32)
+                _refuse_guide_fill(c, img, ndvi=ndvi[c] if ndvi else "")
+
+
 def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
                          names: Sequence[str] | None = None, fills: Any = None) -> Any:
     """Refuse a guide ``(n, c, Y, X)`` with a channel that holds no finite value over the LST:
@@ -2530,6 +2718,8 @@ def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
     band declares in attrs (:func:`_fill_in_attrs`), for the NDVI scale advice.
     """
     if isinstance(data, dsa.Array):
+        if READ_GUIDE_EDGES.get():
+            _refuse_lazy_border_fill(data, ndvi)
         return _checked_lazily(data, _guide_sample, GUIDE_SAMPLE_WIDTH, _guide_sample_verdict,
                                data.shape[0] == 1, ndvi, constant, names, fills)
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
@@ -2602,7 +2792,7 @@ def guide_on_lst_grid(
         g = decode_guide(guide).rename({gy: ydim, gx: xdim} if (gy, gx) != (ydim, xdim) else {})
         g = _match_scalar_time(g, lst, lead, (ydim, xdim), time_tolerance)
         g = g.drop_vars([c for c in g.coords if c not in g.dims], errors="ignore")
-        g = _match_lead(g, lst, lead, (ydim, xdim), time_tolerance)
+        g = _match_lead(g, lst, lead, (ydim, xdim), time_tolerance, given=guide)
         extra = [d for d in g.dims if d not in (ydim, xdim) and d not in lead]
         # a one-band raster as rioxarray reads it, (band=1, y, x), is one band, as on a nested
         # grid (prepare_guide): it was refused with "pass a single band"
