@@ -994,6 +994,24 @@ def _require_regular(da: xr.DataArray, what: str, dim: str, name: str | None) ->
             f"the {what}'s '{name or dim}' coordinates hold NaN or infinite values; assign "
             "pixel-centre coordinates, or write its transform and drop them."
         )
+    distinct = np.unique(c64).size
+    if distinct < c64.size:
+        # labels that repeat (every one the same: a broken or padded grid) are no positions:
+        # the interp advice onto np.linspace(a, a, n) raised pandas' InvalidIndexError
+        # (probe 52 U/6)
+        n = name or dim
+        v = _advice_var(what)
+        fix = (f"drop them, `{v} = {v}.drop_vars('{n}')`, and they are rebuilt from the "
+               "transform written in its grid mapping"
+               if _written_transform(da) is not None else
+               f"assign the pixel-centre coordinates, `{v} = {v}.assign_coords({n}=FIRST + "
+               f"STEP * np.arange({c64.size}))` with the grid's first centre and pixel step "
+               f"(or write its transform, `{v}.rio.write_transform(...)`, and drop them)")
+        raise GridError(
+            f"the {what}'s '{n}' coordinates repeat values ({c64.size} labels, {distinct} "
+            + ("distinct: every one the same" if distinct == 1 else "distinct") + "): they "
+            f"are no pixel positions, so the grid cannot be told from them; {fix}."
+        )
     step = np.diff(c64)
     mean_step = (c64[-1] - c64[0]) / (c64.size - 1)
     eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
@@ -2791,6 +2809,46 @@ def _band_count(path: str) -> int:
         return 1
 
 
+def _placed(source: _Source | None, img: np.ndarray) -> _Source | None:
+    """``source`` with the band it holds told by ``img``'s values (2-D, as decoded) where it
+    names none (or a description several bands share) and holds one band's worth of a several-band GeoTIFF of that shape (open_cog's
+    ``band=``, the command line's ``--band N``: no coordinate or description is left to place
+    it): the one band whose stored values map onto ``img`` by one scale and offset, found
+    only for a refusal's rewrite command (:func:`_retag_command`). ``source`` unchanged
+    otherwise (several bands alike: the band stays unknown)."""
+    if source is None or len(source) < 4 or img.ndim != 2 or not (
+            source[3] is None or isinstance(source[3], str)):
+        return source
+    path = _local_path(source[0])
+    if path is None or os.path.splitext(path)[1].lower() not in _TIFF_SUFFIXES:
+        return source
+    if isinstance(source[3], str) and _described_band(path, source[3]) is not None:
+        return source  # placed by its description already (several described alike: not)
+    try:
+        import rasterio
+
+        with rasterio.open(path) as f:
+            if (f.count < 2 or (f.height, f.width) != img.shape
+                    or source[2] != f.height * f.width):
+                return source
+            stack = f.read().astype(np.float64)
+    except (OSError, rasterio.errors.RasterioError):
+        return source
+    ok = np.isfinite(img)
+    if np.count_nonzero(ok) < 2:
+        return source
+    y = img[ok].astype(np.float64)
+    hits = []
+    for b, band in enumerate(stack):
+        x = band[ok]
+        if not np.all(np.isfinite(x)) or float(x.max()) == float(x.min()):
+            continue
+        a, c = np.polyfit(x, y, 1)
+        if np.max(np.abs(a * x + c - y)) <= 1e-4 * max(float(np.ptp(y)), 1e-6) + 1e-3:
+            hits.append(b)
+    return (*source[:3], (hits[0],)) if len(hits) == 1 else source
+
+
 def _retag_command(source: _Source, scale: float | None = None,
                    drop_offset: bool = False) -> str:
     """A shell command that writes a copy of the file ``source`` (path, variable) with its
@@ -2818,7 +2876,10 @@ def _retag_command(source: _Source, scale: float | None = None,
     bands = source[3] if len(source) > 3 else None
     if isinstance(bands, str):
         bands = _described_band(path, bands)
-    if bands is None and _band_count(path) > 1:
+    # every band held (the command line reads a file's bands as its time steps, open_cog the
+    # same): each band was judged, so each is retagged (probe 52 R1/1: "not given" there)
+    every = size is not None and len(source) > 2 and source[2] == size
+    if bands is None and not every and _band_count(path) > 1:
         # the band read is unknown: a command retagging every band rescaled the others too
         # (review 51c/1: isel(band=0, drop=True) read Emis_31 at 10 times its value)
         return ("not given here: the file holds several bands, and which one this array is "
@@ -3329,9 +3390,16 @@ def _landsat_scale_without_offset(da: xr.DataArray, what: str,
     # the command line's flags of this input (the truth's and the coarse input's own: the
     # Python advice alone did not name --truth-offset / --coarse-offset)
     role = _ROLE_FLAGS.get(what)
+    # the scale the file's own tag (not a typed --scale): the command line refuses a typed
+    # scale over it as declared twice (probe 52 R1/5), so only the offset is typed
+    tags = _file_tags(_source_of(da)) if role is not None else None
+    own = tags is not None and any(np.isclose(t, LANDSAT_C2_ST_SCALE, rtol=1e-6)
+                                   for t in tags[0])
     flags = "" if role is None else (
-        f" (`--{role}scale {LANDSAT_C2_ST_SCALE:g} --{role}offset {LANDSAT_C2_ST_OFFSET:g} "
-        f"--{role}nodata 0" + (f" --{role}units K" if units else "") + "` on the command line)")
+        " (`" + ("" if own else f"--{role}scale {LANDSAT_C2_ST_SCALE:g} ")
+        + f"--{role}offset {LANDSAT_C2_ST_OFFSET:g} "
+        f"--{role}nodata 0" + (f" --{role}units K" if units else "") + "` on the command line"
+        + (", the scale being the file's own tag" if own else "") + ")")
     return (head + "Read the scene with `xlstsr.io.open_landsat_c2l2` (fill and clouds masked "
             f"too), or declare both: `{attrs_of or 'da'}.attrs.update(scale_factor={LANDSAT_C2_ST_SCALE:g}, "
             f"add_offset={LANDSAT_C2_ST_OFFSET!r}{units}, _FillValue=0)`" + flags + ".")
@@ -3630,7 +3698,11 @@ def _range_cause(
         # ranked on the scene's spread too: degC x 10 and x 100 of a cool scene both fit its
         # median (x 0.1 gave 331 K for a 279 K scene stored degC x 100, offered first)
         as_stored = (finite - celsius) / scale if celsius and offset == 0.0 else finite
-        spread = _spread(as_stored)
+        # without stored 0s, the fill of K x 10 / MODIS (_covering declares them with the
+        # reading): K x 10 with 2-5 % undeclared 0 read them as 0 K, outside a land surface,
+        # and only degC x 100 was offered (followed: 302 K for 291 K, probe 52 R1/3)
+        nonzero = as_stored[as_stored != 0]
+        spread = _spread(nonzero if nonzero.size >= FILL_MIN_PIXELS else as_stored)
         fits = _scale_fits(fit_median, physical_range, like=like, celsius=bool(celsius),
                            spread=spread, units_unknown=not units_known)
         # each reading checked on the whole scene: its stray pixels masked with it, its 0s
@@ -3695,6 +3767,14 @@ def _range_cause(
     twice = _scaled_twice(finite, median, physical_range, stored, units_known, v)
     if twice:
         return twice
+    if median < lo and float(finite.min()) > -100 and not file_wide:
+        # one step of a cube whose others hold Kelvin under the same declaration: setting
+        # degC (or a tenfold scale) for the array, followed, broke the good steps (probe 52
+        # R1/2: the good date was then refused and advised dropped, the bad one kept)
+        return (f"this image alone reads like degrees Celsius (median {median:.1f}), or Kelvin "
+                "under another scale, while the cube's other images hold Kelvin under the "
+                "same declaration: the declaration is theirs, so no units or scale is to be "
+                "set for the whole array; this date was stored otherwise")
     if median < lo and float(finite.min()) > -100:
         degc = (f"set `{v}.attrs['units'] = 'degC'`"
                 + (" (`--units degC` on the command line)" if cli else ""))
@@ -4260,6 +4340,7 @@ def _lst_verdict(
     v = attrs_of or ("reference" if what == "reference" else "da")
     cli = what == "LST"  # the input of `xlstsr upscale` / `scaling`: their options fix it too
     flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
+    shape = imgs.shape[-2:]
     flags = np.zeros(flat.shape[0])
     lo, hi = physical_range
     scale, offset, celsius = stored
@@ -4389,7 +4470,13 @@ def _lst_verdict(
             # got the generic "check the units" message
             cold_tail = (in_celsius > 0.75 and -60 < median < 70
                          and (judged >= 75).mean() < 0.02)
-            if in_celsius > 0.9 or cold_tail:
+            # one step of a cube read so while its other steps hold Kelvin: the file's scale
+            # is theirs too, so no file-wide rescale or rewrite (followed, the good step was
+            # refused and advised dropped: probe 52 R1/2); it is named and dropped as a step
+            # wholly out of range below
+            lone_step = (names is not None and flat.shape[0] > 1
+                         and _others_in_range(flat, i, lo, hi))
+            if (in_celsius > 0.9 or cold_tail) and not lone_step:
                 stale = _stale_scale_text(median, stale_scale, physical_range, v)
                 if stale:  # Kelvin x a stale scale: "set degC" wrote 279 K for 300 K
                     raise UnitsError(
@@ -4403,7 +4490,8 @@ def _lst_verdict(
                 wrong = _wrong_scale(median, coding, physical_range, what == "reference",
                                      _like_at(like, i), attrs_of, spread=free,
                                      cli=cli, what=what, stored_kind=stored_kind,
-                                     source=source, decoded=decoded)
+                                     source=_placed(source, flat[i].reshape(shape)),
+                                     decoded=decoded)
                 middle = cache(partial(_fill_free_spread, finite, coding, True))
                 if _tenfold_leads(wrong, middle):
                     # the scale first: degrees Celsius read the scene squeezed (exit 0)
@@ -4530,6 +4618,8 @@ def _lst_verdict(
             gap_k = DECLARED_FILL_GAP_K if fill_declared else FILL_GAP_K
             for k in {float(finite.min()), float(finite.max())}:
                 rest, c = finite[finite != k], stored_sentinel(k)
+                converted = None  # a degrees Celsius fill converted to Kelvin
+                celsius_fill = c is None  # judged as one of CELSIUS_FILLS below
                 if c is None and celsius:
                     # degrees Celsius' own fills (SEVIRI's -80, a tool's 0) on a few pixels,
                     # repeated exactly, apart from every other value by the gap below: a
@@ -4537,6 +4627,13 @@ def _lst_verdict(
                     # its neighbours (a 0 degC pixel among a scene's values stays data)
                     c = next((f for f in CELSIUS_FILLS if abs((k - celsius) - f) <= 1e-4),
                              None)
+                elif c is None:
+                    # the same fills converted to Kelvin before they were masked (`da +
+                    # 273.15`: SEVIRI's -80 as 193.15 K, probe 52 R1/9), to float32's precision
+                    c = next((f for f in CELSIUS_FILLS
+                              if abs(k - (f + 273.15)) <= max(1e-4, 2 * _f32_step(k))), None)
+                    converted = c
+                if c is not None and celsius_fill:
                     # (on more than FILL_SHARE of the pixels, suspect_fill's rule and wording)
                     c = (c if c is not None
                          and 1 < np.count_nonzero(finite == k) < FILL_SHARE * finite.size
@@ -4559,8 +4656,10 @@ def _lst_verdict(
                     f"the {what} holds {sv} ({'' if ps is None else ps + ' '}as stored, "
                     f"{_kelvin_text(k)} K decoded) on {int(np.count_nonzero(finite == k))} "
                     f"pixel(s) of an image, {gap:.0f} K apart from all its other values: a fill "
-                    "value of LST products and tools (-9999, 32767...) left undeclared, not a "
-                    f"temperature; {how}."
+                    + ("value of LST products and tools (-9999, 32767...)" if converted is None
+                       else f"value of degrees Celsius ({converted:g} degC, converted to Kelvin "
+                       "before it was masked: SEVIRI writes -80)")
+                    + f" left undeclared, not a temperature; {how}."
                 )
         below, above = finite < lo, finite > hi
         n_out = int(below.sum() + above.sum())
@@ -4641,7 +4740,8 @@ def _lst_verdict(
             cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                      or _range_cause(finite, median, physical_range, stored, units_known, ref,
                                      cli, _like_at(like, i), attrs_of, packed, what=what,
-                                     stored_kind=stored_kind, source=judged,
+                                     stored_kind=stored_kind,
+                                     source=_placed(judged, flat[i].reshape(shape)),
                                      file_wide=file_wide))
             raise PhysicalRangeError(
                 f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
@@ -4699,7 +4799,8 @@ def _lst_verdict(
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
                                  _like_at(like, i), attrs_of, packed, maskable, what=what,
-                                 stored_kind=stored_kind, source=judged,
+                                 stored_kind=stored_kind,
+                                     source=_placed(judged, flat[i].reshape(shape)),
                                  file_wide=file_wide))
         fix = ("" if keep_out_of_range else
                # a cube's step wholly out: refused when followed (nothing left), its drop said
@@ -5959,9 +6060,11 @@ def warn_if_super_resolved(lst: xr.DataArray) -> None:
     warn(
         f"the LST is already super-resolved by xlstsr (method {method!r}, x{factor}, its "
         "'xlstsr_method' attribute): upscaling it again adds detail to that method's detail, "
-        "not to the sensor's. Upscale the sensor's own LST instead, with the total factor; if "
-        "this is intended, drop the attribute (`lst.attrs.pop('xlstsr_method')`) to silence "
-        "this.", ResampledInputWarning,
+        "not to the sensor's. Upscale the sensor's own LST instead, with the total factor "
+        f"(on the command line, give the sensor's own file with `--factor` {factor} times "
+        "this run's); if this is intended, drop the attribute in Python "
+        "(`lst.attrs.pop('xlstsr_method')`) to silence this (the command line has no option "
+        "for it: its run goes on, this is a warning only).", ResampledInputWarning,
     )
 
 

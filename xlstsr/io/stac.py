@@ -1057,6 +1057,11 @@ def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str,
     out.attrs = attrs
     if masked and (coding is None or coding.is_identity):  # stackstac loads floats already
         out.encoding["_FillValue"] = nodata
+    if coding is not None and not coding.is_identity:
+        # the scale and offset applied, recorded as xarray's decoding records them (as
+        # open_modis does): a tenfold typo in the items (0.002 for MOD11A1's 0.02) is then
+        # judged a scale too small, not "degrees Celsius" (followed: 302 K for 292.5 K)
+        out.encoding.update(scale_factor=coding.scale, add_offset=coding.offset)
     return out
 
 
