@@ -206,3 +206,22 @@ def test_coarsen_keeps_a_brightness_temperature_its_name():
         out = xlstsr.coarsen(_bt(attrs), 2, min_valid=0.5)
         assert out.attrs["standard_name"] == "surface_temperature"
         assert out.attrs["long_name"] == "land surface temperature (radiometrically aggregated)"
+
+
+def test_a_tsharp_prediction_below_0_k_gets_the_output_check_not_celsius():
+    # review 52e/1: the kernel's Kelvin check caught the regression's prediction first and told
+    # "degrees Celsius? lst + 273.15" (followed: 549-617 K); the output check names the guide
+    import xlstsr
+    from xlstsr.errors import ImplausibleOutputError
+    from xlstsr.kernels.aggregate import radiometric_mean
+
+    sc = xlstsr.datasets.sample_scene(n_times=1, size=128, seed=3, cloud_fraction=0)
+    yy, xx = np.mgrid[0:128, 0:128] / 128
+    nd = 0.35 + 0.05 * np.sin(2 * np.pi * yy * 2) * np.cos(2 * np.pi * xx * 3)
+    water = np.random.default_rng(3).random(nd.shape) < 0.01
+    t = np.where(water, 290.0, 310 + 700 * (nd - 0.35))
+    lst = sc["lst_1km"].copy(data=radiometric_mean(t[None], 4).astype(np.float32))
+    guide = sc["ndvi_250m"].copy(data=np.where(water, -1.0, nd).astype(np.float32))
+    with pytest.raises(ImplausibleOutputError) as err:
+        xlstsr.upscale(lst, 4, "tsharp", guide=guide, guide_offset="ignore")
+    assert "Celsius" not in str(err.value)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .aggregate import block_moments, conserve_radiometric, radiometric_mean
+from .aggregate import _radiometric_mean, block_moments, conserve_radiometric
 from .interp import cubic_upsample, fill_gaps, nearest_upsample
 
 __all__ = [
@@ -375,7 +375,9 @@ def residual_correct(
     c = np.asarray(coarse, dtype=np.float64)
     keep = None if fixed is None or not np.any(fixed) else np.asarray(fixed, dtype=bool)
     if residual != "none":
-        r = c - radiometric_mean(t, factor).astype(np.float64)
+        # unchecked: a prediction at or below 0 K is left to the output check, which names the
+        # guide pixels at fault (the kernel's "degrees Celsius?" advice did not help)
+        r = c - _radiometric_mean(t, factor, 1.0, None).astype(np.float64)
         if valid is not None:
             seen = np.asarray(valid, dtype=bool)
             if seen.any() and not seen.all():  # none observed: nothing to fill from

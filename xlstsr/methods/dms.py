@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import XlstsrError
-from ..kernels.aggregate import radiometric_mean
+from ..kernels.aggregate import _radiometric_mean
 from ..kernels.interp import cubic_upsample, fill_gaps
 from ..kernels.sharpen import (
     LinearLeafForest,
@@ -304,8 +304,9 @@ class DMS(GuidedSharpener):
         (taken where the LST was observed, ``valid``, and filled over the gaps from there: the
         residuals of a gap's invented LST were interpolated into the clear pixels beside it)."""
         eps = 1e-3  # K: a perfect fit does not get an infinite weight
-        rg = np.abs(lst - radiometric_mean(pred_g, factor)) + eps
-        rl = np.abs(lst - radiometric_mean(pred_l, factor)) + eps
+        # unchecked: a tree's prediction at or below 0 K is left to the output check
+        rg = np.abs(lst - _radiometric_mean(pred_g, factor, 1.0, None)) + eps
+        rl = np.abs(lst - _radiometric_mean(pred_l, factor, 1.0, None)) + eps
         wl = rg**2 / (rg**2 + rl**2)
         seen = None if valid is None else np.asarray(valid, dtype=bool)
         if seen is not None and seen.any() and not seen.all():
