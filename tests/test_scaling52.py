@@ -223,6 +223,42 @@ def test_a_fragmented_clear_area_is_warned_and_hurst_holds():
         xlstsr.scaling_stats(_metric(np.where(box, t, np.nan)))
 
 
+@pytest.mark.parametrize("shape", [(2, 2), (3, 1)])
+def test_the_fragmented_area_check_takes_two_lead_dims(shape):
+    # review 52f/1: a (time, band) stack raised a broadcast (2, 2) vs (4,) error or an
+    # IndexError, clean or not; the fragmented step is named, the others are not
+    n = 128
+    t = 300 + 3 * _field(n, 0.35)
+    a = np.broadcast_to(t, shape + t.shape).copy()
+    a[-1, -1][~_strips(n, 0.15)] = np.nan
+    da = _metric(t).expand_dims(time=shape[0], band=shape[1]).copy(data=a)
+    da = da.assign_coords(time=np.arange(shape[0]), band=np.arange(shape[1]))
+    with pytest.warns(UserWarning, match="fragmented clear area") as rec:
+        st = xlstsr.scaling_stats(da)
+    assert dict(st["hurst"].sizes) == {"time": shape[0], "band": shape[1]}
+    message = next(str(w.message) for w in rec if "fragmented" in str(w.message))
+    assert f"time={shape[0] - 1}" in message or f"{shape[0] - 1}" in message, message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xlstsr.scaling_stats(da.isel(time=slice(0, 1), band=slice(0, 1)))
+
+
+def test_a_finer_guide_crop_advice_runs_on_a_south_up_lst():
+    # review 52f/3: the advice named the north-up copy's y range: 0 rows of a south-up LST
+    t = 300 + 3 * _field(64, 0.4)
+    lst = _metric(t).isel(y=slice(None, None, -1)).rio.write_crs("EPSG:32631")
+    fine = xr.DataArray(np.random.default_rng(1).normal(size=(64, 64)), dims=("y", "x"),
+                        coords={"y": lst.y.values[-21] - 250 * np.arange(64),
+                                "x": lst.x.values[20] + 250 * np.arange(64)})
+    fine = fine.rio.write_crs("EPSG:32631")
+    with pytest.raises(GridError, match="another pixel size") as err:
+        xlstsr.scaling_stats(lst, guide=fine)
+    code = re.search(r"`lst = (lst\.sel\([^`]*\))`", str(err.value)).group(1)
+    cropped = eval(code, {"lst": lst})
+    assert cropped.sizes["y"] == 15 and cropped.sizes["x"] == 15
+    xlstsr.scaling_stats(cropped, guide=fine)
+
+
 def test_the_cli_warns_of_a_fragmented_clear_area(tmp_path):
     n = 256
     a = np.where(_strips(n, 0.15), 300 + 3 * _field(n, 0.35), np.nan).astype("float32")
