@@ -99,7 +99,15 @@ _NOT_ALIGNED = "ignore::xlstsr.errors.GuideAlignmentWarning"  # the crop's own 3
 @pytest.mark.filterwarnings(_NOT_ALIGNED)
 @pytest.mark.parametrize("name", ["fvc", "ndvi_clip01", "elevation", "impervious"])
 def test_a_genuine_constant_edge_is_warned_not_refused(coast, name):
-    lst, _, guides = coast
+    lst, sea, guides = coast
+    if not int(((guides[name] == 0) & ~sea).sum()):
+        # held nowhere inside (a DEM's 0 m coast): refused as a warp's 0 around an NDVI of
+        # vegetation is (review 52h/1: it was let through, 9.7 K off), with advice that runs
+        from xlstsr.errors import UndeclaredFillError
+
+        with pytest.raises(UndeclaredFillError, match="mask it all the same"):
+            xlstsr.upscale(lst, 4, method="tsharp", guide=guides[name].rename(name))
+        return
     with pytest.warns(UserWarning, match="used as data") as rec:
         out = xlstsr.upscale(lst, 4, method="tsharp", guide=guides[name].rename(name))
     assert np.isfinite(out.values).all()
@@ -222,3 +230,13 @@ def test_guide_date_advice_runs_for_an_lst_keeping_a_composite_start(call):
         ref = xlstsr.upscale(lst, 2, method="tsharp", guide=step)
         np.testing.assert_array_equal(run(ns["guide"]).values, ref.values)
 
+
+
+def test_a_zero_border_around_an_all_positive_ndvi_is_refused(coast):
+    # review 52h/1: "at the range of the rest" let a warp's 0 around a vegetated NDVI through
+    from xlstsr.errors import UndeclaredFillError
+
+    lst, sea, guides = coast
+    nd = guides["ndvi_clip01"].where(~sea, 0.0).clip(0.05, 1).where(~sea, 0.0)
+    with pytest.raises(UndeclaredFillError, match="constant band along its edge"):
+        xlstsr.upscale(lst, 4, method="tsharp", guide=nd.rename("ndvi"))

@@ -2305,8 +2305,9 @@ def _refuse_border_fill(c: int, values: np.ndarray) -> None:
     Class maps (at most :data:`BORDER_CLASS_VALUES` distinct values: a land-cover class or a
     water mask may fill an edge) are not judged. A value held by at least
     :data:`BORDER_SHARED_SHARE` of the other valid pixels, or at or beyond the bound of their
-    range (sea rows of a vegetation cover clipped to [0, 1], of a DEM at 0 m), is genuine data
-    and warned of only; where the inside holds it too, the advice masks the border alone
+    range where some pixel inside holds it too (sea rows of a vegetation cover clipped to
+    [0, 1] with bare ground inland), is genuine data and warned of only (a DEM's 0 m coast
+    held nowhere inside is refused as a warp's 0 is: values cannot tell them apart); where the inside holds it too, the advice masks the border alone
     (:func:`mask_edge_value`). A dask guide is judged by :func:`_refuse_lazy_border_fill`."""
     imgs = np.asarray(values)
     imgs = imgs.reshape(-1, *imgs.shape[-2:])
@@ -2330,8 +2331,11 @@ def _refuse_border_fill(c: int, values: np.ndarray) -> None:
         # genuine data along an edge (sea rows of a vegetation cover clipped to [0, 1], of a
         # DEM at 0 m, an impervious share): the value is common inside too, or a bound of the
         # guide's range (nothing inside beyond it); a warp's 0 hides inside an NDVI's range
-        genuine = rest.size and (held >= BORDER_SHARED_SHARE * rest.size
-                                 or found.value <= rest.min() or found.value >= rest.max())
+        # (a bound held by no pixel inside is not enough: a warp's 0 around an NDVI of
+        # vegetation, all above 0, was let through, 9.7 K off; review 52h/1)
+        genuine = rest.size and held and (held >= BORDER_SHARED_SHARE * rest.size
+                                          or found.value <= rest.min()
+                                          or found.value >= rest.max())
         # where the inside holds the value too, only the border is masked (its genuine 0s kept)
         mask = (f"`guide = xlstsr.guide.mask_edge_value(guide, {v})` (its pieces touching "
                 f"the edge; `guide.where(guide != {v})` masks the {held} inside too)" if held
@@ -2351,7 +2355,8 @@ def _refuse_border_fill(c: int, values: np.ndarray) -> None:
             f"up to 3.2 K away from a 0 border on 4 % of an NDVI). Mask it ({mask}), or "
             f"declare it where the file is made (`gdalwarp -dstnodata {v}`, then read with "
             f"`rioxarray.open_rasterio(path, masked=True)`; on the command line `--guide-nodata "
-            f"{v}`)."
+            f"{v}`). If it is genuine data (sea at 0 m along a DEM's edge), mask it all the "
+            "same: those pixels then get the method's unguided fallback."
         )
 
 
