@@ -298,3 +298,181 @@ def test_reference_scale_on_a_packed_netcdf_reference_is_told_to_drop_the_flag(t
     code, err = run_cli(capsys, "evaluate", tmp_path / "sr.tif", tmp_path / "packed.nc", out)
     assert code == 0, err
     assert float(pd.read_csv(out)["rmse"].iloc[0]) < 0.05
+
+
+# -- review 52c: the step of a dated reference, the undated copy, the decoded-fill advice ------
+
+def _follow_copy(err: str, folder) -> None:
+    """Run the refusal's undated-copy command (in ``folder``, as the user would)."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    m = re.search(r"`(python -c [^`]*)`, and pass that copy", err)
+    assert m, err
+    subprocess.run([sys.executable, *shlex.split(m[1])[1:]], check=True, cwd=folder)
+
+
+def test_a_date_only_reference_against_a_six_hourly_series_picks_no_step(tmp_path, capsys):
+    # its 00:00 label equals the series' midnight step: that step alone was scored (14 K off,
+    # exit 0); the library calls the day's 4 steps ambiguous
+    steps = [_kelvin(s) + d for s, d in ((0, -8), (1, -2), (2, 6), (3, 1))]
+    _tif(tmp_path / "sr.tif", steps, [f"2020-07-27T{h:02d}:00:00" for h in (0, 6, 12, 18)],
+         tags={"units": "K"})
+    _tif(tmp_path / "desc.tif", [steps[2] + 0.2], ["2020-07-27"])
+    _tif(tmp_path / "tag.tif", [steps[2] + 0.2], tags={"time": "2020-07-27"})
+    for ref in ("desc.tif", "tag.tif"):
+        out = tmp_path / f"{ref}.csv"
+        code, err = run_cli(capsys, "evaluate", tmp_path / "sr.tif", tmp_path / ref, out)
+        assert code == 2, err
+        assert "4 'time' step(s)" in err, err
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("sr_desc, ref_desc", [
+    (["2020-07-27", "2020-07-28"], "2020-07-27T20:15:00Z"),  # an ECOSTRESS overpass time
+    (["2020-07-27", "2020-07-28"], "ECOSTRESS_L2_LSTE_12345_001_20200727T201500_0601_01_LST"),
+    (["2020-07-27T10:30:00", "2020-07-28T10:30:00"], "2020-07-27T10:45:00"),  # other minute
+])
+def test_a_reference_at_a_time_of_day_is_scored_against_its_overpass_step(
+        tmp_path, capsys, sr_desc, ref_desc):
+    # no step was selected: refused with Python's `sr.isel`, and the advised undated copy,
+    # followed, scored the 07-28 step against it too (4.75 K, exit 0)
+    a, b = _kelvin(0), _kelvin(1) + 5
+    _tif(tmp_path / "sr.tif", [a, b], sr_desc, tags={"units": "K"})
+    _tif(tmp_path / "ref.tif", [a + 0.3], [ref_desc])
+    out = tmp_path / "scores.csv"
+    code, err = run_cli(capsys, "evaluate", tmp_path / "sr.tif", tmp_path / "ref.tif", out)
+    assert code == 0, err
+    table = pd.read_csv(out)
+    assert len(table) == 1 and str(table["time"].iloc[0]).startswith("2020-07-27")
+    assert table["bias"].iloc[0] == pytest.approx(-0.3, abs=1e-4)
+
+
+def test_the_undated_copy_of_a_cog_reference_is_written_undated(dated, capsys, monkeypatch):
+    # GDAL refused to update a COG opened "r+" (no IGNORE_COG_LAYOUT_BREAK) and left the
+    # dated copy under the advised name: passed, it was refused again (..._undated_undated)
+    from rasterio.shutil import copy
+
+    _tif(dated / "plain.tif", [_kelvin(0)], ["2020-08-01"])
+    copy(str(dated / "plain.tif"), str(dated / "cog.tif"), driver="COG")
+    monkeypatch.chdir(dated)
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "cog.tif", "scores.csv")
+    assert code == 2 and "IGNORE_COG_LAYOUT_BREAK" in err, err
+    before = set(dated.iterdir())
+    _follow_copy(err, dated)
+    assert set(dated.iterdir()) - before == {dated / "cog_undated.tif"}  # no temporary left
+    with rasterio.open(dated / "cog_undated.tif") as f:
+        assert f.descriptions == (None,)
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "cog_undated.tif", "scores.csv")
+    assert code == 0, err
+    assert len(pd.read_csv("scores.csv")) == 2
+
+
+def test_a_long_name_tag_beside_the_description_does_not_date_the_undated_copy(
+        dated, capsys, monkeypatch):
+    # rioxarray's to_raster writes long_name as a tag and as the description; the copy cleared
+    # the description only, and rioxarray's long_name (from the tag) dated it again: a loop
+    import rioxarray  # noqa: F401
+    import xarray as xr
+
+    da = xr.DataArray(_kelvin(0) + 0.3, dims=("y", "x"),
+                      coords={"y": Y0 - RES * (np.arange(32) + 0.5),
+                              "x": X0 + RES * (np.arange(32) + 0.5)},
+                      attrs={"long_name": "LST 2019-06-01 ASTER", "units": "K"})
+    da.rio.write_crs("EPSG:32633").rio.to_raster(dated / "rxl.tif")
+    monkeypatch.chdir(dated)
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "rxl.tif", "scores.csv")
+    assert code == 2 and "2019-06-01" in err, err
+    _follow_copy(err, dated)
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "rxl_undated.tif", "scores.csv")
+    assert code == 0, err
+    assert len(pd.read_csv("scores.csv")) == 2
+    # a dated long_name tag alone (no description) leaves the band undated, as before
+    _tif(dated / "tagged.tif", [_kelvin(0) + 0.3], tags={"long_name": "LST 2019-06-01"})
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "tagged.tif", "tagged.csv")
+    assert code == 0, err
+    assert len(pd.read_csv("tagged.csv")) == 2
+
+
+@pytest.fixture
+def packed_fill(tmp_path):
+    """A packed NetCDF reference (int16 x 0.1, _FillValue -1) with an undeclared stored fill
+    -9999 on 4 rows, and an sr of its scene."""
+    import rioxarray  # noqa: F401
+    import xarray as xr
+
+    truth = _kelvin(0)
+    values = truth.astype("float64")
+    values[:4] = -999.9
+    da = xr.DataArray(values, dims=("y", "x"), name="LST", attrs={"units": "K"},
+                      coords={"y": Y0 - RES * (np.arange(32) + 0.5),
+                              "x": X0 + RES * (np.arange(32) + 0.5)})
+    da.rio.write_crs("EPSG:32633", inplace=True)
+    da.to_dataset().to_netcdf(tmp_path / "packed.nc", encoding={
+        "LST": {"dtype": "int16", "scale_factor": 0.1, "_FillValue": -1}})
+    _tif(tmp_path / "sr.tif", [truth], tags={"units": "K"})
+    return tmp_path
+
+
+def test_the_command_line_keeps_its_stored_reference_nodata_when_told_to_drop_the_scale(
+        packed_fill, capsys):
+    # "give a fill as decoded" on the command line: --reference-nodata -999.9, followed, was
+    # refused (the flag is the value as stored)
+    sr, ref, out = packed_fill / "sr.tif", packed_fill / "packed.nc", packed_fill / "s.csv"
+    code, err = run_cli(capsys, "evaluate", sr, ref, out, "--reference-scale", "0.1",
+                        "--reference-nodata", "-9999")
+    assert code == 2
+    assert "drop --reference-scale" in err and "as decoded" not in err, err
+    assert "as the file stores it" in err, err
+    code, err = run_cli(capsys, "evaluate", sr, ref, out, "--reference-nodata", "-9999")
+    assert code == 0, err
+    assert float(pd.read_csv(out)["rmse"].iloc[0]) < 0.05
+
+
+def test_python_is_told_the_decoded_fill_that_runs(packed_fill):
+    import re
+
+    import rioxarray
+    import xarray as xr
+
+    import xlstsr
+    from xlstsr.errors import UnitsError
+
+    sr = rioxarray.open_rasterio(packed_fill / "sr.tif", masked=True).squeeze("band", drop=True)
+    sr.attrs["units"] = "K"
+    with xr.open_dataset(packed_fill / "packed.nc", decode_coords="all") as ds:
+        ref = ds["LST"].load().rio.write_crs("EPSG:32633")
+    with pytest.raises(UnitsError) as info:
+        xlstsr.evaluate(sr, ref, reference_scale=0.1, reference_nodata=-9999)
+    m = re.search(r"give (-?[\d.e+-]+), which is -9999 decoded", str(info.value))
+    assert m, info.value
+    scores = xlstsr.evaluate(sr, ref, reference_nodata=float(m[1]))
+    assert float(scores["rmse"]) < 0.05 and int(scores["n_valid"]) == 28 * 32
+
+
+@pytest.mark.parametrize("flags", [["--reference-scale", "1"],
+                                   ["--reference-scale", "1", "--reference-offset", "0"]])
+def test_a_reference_scale_of_one_on_a_decoded_reference_is_scored(packed_fill, capsys, flags):
+    out = packed_fill / "s.csv"
+    code, err = run_cli(capsys, "evaluate", packed_fill / "sr.tif", packed_fill / "packed.nc",
+                        out, "--reference-nodata", "-9999", *flags)
+    assert code == 0, err
+    assert float(pd.read_csv(out)["rmse"].iloc[0]) < 0.05
+
+
+def test_a_one_band_reference_of_another_date_than_a_one_band_sr_gets_the_copy(tmp_path,
+                                                                                capsys,
+                                                                                monkeypatch):
+    # "drop the coordinate (`reference.drop_vars('time')`) if the dates only look different"
+    # was left in Python's words
+    _tif(tmp_path / "sr.tif", [_kelvin(0)], ["2020-07-27"], tags={"units": "K"})
+    _tif(tmp_path / "ref.tif", [_kelvin(0) + 0.3], ["2020-07-29"])
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "ref.tif", "scores.csv")
+    assert code == 2 and "drop_vars" not in err, err
+    _follow_copy(err, tmp_path)
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "ref_undated.tif", "scores.csv")
+    assert code == 0, err
+    assert float(pd.read_csv("scores.csv")["rmse"].iloc[0]) == pytest.approx(0.3, abs=1e-4)

@@ -240,3 +240,15 @@ def test_a_zero_border_around_an_all_positive_ndvi_is_refused(coast):
     nd = guides["ndvi_clip01"].where(~sea, 0.0).clip(0.05, 1).where(~sea, 0.0)
     with pytest.raises(UndeclaredFillError, match="constant band along its edge"):
         xlstsr.upscale(lst, 4, method="tsharp", guide=nd.rename("ndvi"))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_xlstsr_scaling_refuses_the_guide_border_as_upscale_does(border_file, tmp_path, capsys):
+    # review 52h/2: only `xlstsr upscale` read the lazy guide's edges; scaling ran it as data
+    from xlstsr.cli import main
+
+    lst_path, path = border_file
+    args = ["scaling", str(lst_path), str(tmp_path / "s.csv"), "--guide", str(path)]
+    assert main(args) != 0
+    assert "constant band along its edge" in capsys.readouterr().err
+    assert main([*args, "--guide-nodata", "0"]) == 0

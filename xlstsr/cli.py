@@ -1719,15 +1719,21 @@ def _date_from_description(da: Any, path: str) -> Any:
     (``2020-07-27``, ``LST_Day_2020_07_27``) as its scalar ``time`` coordinate, as the reader
     gives a described band of several (``--reference-band``) and a ``time`` tag: its
     description was dropped, and the undated field was scored against every step of a dated
-    sr (a row of another date, exit 0). Unchanged where it has a time already or no date."""
+    sr (a row of another date, exit 0). Unchanged where it has a time already or no date.
+    The band's description only: rioxarray's ``long_name`` is also read from a ``long_name``
+    tag (its ``to_raster`` writes both), which the undated copy (:func:`_undated_copy_hint`)
+    keeps, so the copy was refused again (a loop); an undescribed band is undated, as before."""
+    import rasterio
+
     from xlstsr.io import format_of
     from xlstsr.io.cog import _described_date as date_in
 
-    text = da.attrs.get("long_name")
-    if ("time" in da.coords or "band" in da.dims or not isinstance(text, str)
+    if ("time" in da.coords or "band" in da.dims or not isinstance(da.attrs.get("long_name"), str)
             or "://" in path or format_of(path, reading=True) != "cog"):
         return da
-    date = date_in(text)
+    with rasterio.open(path) as f:
+        text = f.descriptions[0] if f.count == 1 else da.attrs["long_name"]
+    date = None if not text else date_in(text)
     if date is None:
         return da
     log.info("%s: its band is described %r: read as of time=%s", path, text, date)
@@ -1739,45 +1745,61 @@ def _reference_date_step(sr: Any, ref: Any, path: str) -> Any:
     ``time``: its band description, ``--reference-band N`` of dated bands, a ``time`` tag) and
     ``sr`` several steps: the command line cannot select a step of ``sr`` (the library's
     ``sr.sel(time=[...])`` advice), and each other step would be compared with another date.
-    The step of exactly that label, else the one step of its calendar day for a date-only
-    label; ``sr`` unchanged where none or several match (evaluate refuses it, naming them)."""
+    The step is the library's pairing (:func:`xlstsr.steps._overpass_matches`: a date-only
+    label its day's step, a time of day its overpass's), or the step of exactly a timed label;
+    ``sr`` unchanged where none or several match (evaluate refuses it, naming them): an exact
+    match of a date-only label picked a 6-hourly series' midnight step (14 K off, exit 0)."""
     import numpy as np
+
+    from xlstsr.steps import _date_only, _overpass_matches
 
     if ("time" not in ref.coords or ref["time"].ndim != 0 or "time" not in sr.dims
             or sr.sizes["time"] < 2 or ref["time"].dtype.kind != "M"
             or sr["time"].dtype.kind != "M"):
         return sr
     when = ref["time"].values.astype("datetime64[ns]")
-    labels = sr["time"].values.astype("datetime64[ns]")
-    hits = np.flatnonzero(labels == when)
-    if hits.size == 0 and when == when.astype("datetime64[D]"):  # a date-only label
-        hits = np.flatnonzero(labels.astype("datetime64[D]") == when)
-    if hits.size != 1:
+    labels = sr.indexes["time"]
+    hits = _overpass_matches(when, list(labels))
+    if len(hits) != 1 and not _date_only(when):
+        # granules minutes apart are one overpass; the reference's own time tells its step
+        hits = np.flatnonzero(labels.values.astype("datetime64[ns]") == when).tolist()
+    if len(hits) != 1:
         return sr
     log.info("the reference %s is of time=%s: scored against that step of the super-resolved "
              "field alone (of its %d)", path, str(when)[:19], sr.sizes["time"])
     return sr.isel(time=[int(hits[0])])
 
 
-#: the library's advice for a reference of one date meant for every step of sr: Python's
-_DROP_REFERENCE_DATE = "drop its coordinate (`reference.drop_vars('time')`)"
+#: the library's advice for a reference of one date meant for every step of sr: Python's, in
+#: each of its wordings ("drop the coordinate (...) if the dates only look different": one sr
+#: step or scalar of another date)
+_DROP_REFERENCE_DATE = re.compile(
+    r"drop (?:its|the) coordinate \(`reference\.drop_vars\('time'\)`\)")
 
 
 def _undated_copy_hint(err: Exception, ref: str, described: bool) -> Exception:
     """``err`` whose advice drops the reference's date in Python, told to a reference dated by
     its band's description (:func:`_date_from_description`) as an undated copy to write (no flag
-    drops a date); other errors as they are."""
+    drops a date); other errors as they are. The copy is written as validate's retag
+    (:func:`xlstsr.validate._retag_command`) writes one: in a temporary folder beside it,
+    renamed once rewritten, a COG opened with ``IGNORE_COG_LAYOUT_BREAK`` (GDAL refused the
+    update and left the still-dated copy under the advised name)."""
+    from xlstsr.validate import _KEEP
+
     text = str(err)
-    if not described or _DROP_REFERENCE_DATE not in text:
+    if not described or not _DROP_REFERENCE_DATE.search(text):
         return err
     copy = _unused_name(Path(ref).with_name(f"{Path(ref).stem}_undated{Path(ref).suffix}"))
-    code = (f"import shutil, rasterio; shutil.copyfile({json.dumps(ref)}, "
-            f"{json.dumps(str(copy))}); f = rasterio.open({json.dumps(str(copy))}, \"r+\"); "
-            "f.set_band_description(1, \"\"); f.close()")
-    return type(err)(text.replace(
-        _DROP_REFERENCE_DATE,
+    folder = json.dumps(os.path.dirname(os.path.abspath(copy)))
+    code = (f"with __import__(\"tempfile\").TemporaryDirectory(dir={folder}) as d: "
+            f"import os, sys, shutil, rasterio; q = {json.dumps(str(copy))}; {_KEEP}"
+            f"t = os.path.join(d, \"copy{Path(ref).suffix}\"); "
+            f"shutil.copyfile({json.dumps(ref)}, t); "
+            "f = rasterio.open(t, \"r+\", IGNORE_COG_LAYOUT_BREAK=\"YES\"); "
+            "f.set_band_description(1, \"\"); f.close(); os.replace(t, q)")
+    return type(err)(_DROP_REFERENCE_DATE.sub(lambda _: (
         "write a copy without the band description that dates it (the command line has no "
-        f"flag to drop a date), `python -c {shlex.quote(code)}`, and pass that copy"))
+        f"flag to drop a date), `python -c {shlex.quote(code)}`, and pass that copy"), text))
 
 
 def _c2l2_reference(ref: str) -> bool:
@@ -2018,6 +2040,11 @@ def _stored_nodata_advice(message: str) -> str:
                   f"`--reference-nodata {m[2]}`", message)
 
 
+#: evaluate's advice on a typed fill beside a dropped reference_scale: the decoded value
+_DECODED_FILL = re.compile(r"\(a typed `reference_nodata` is then compared with the decoded "
+                           r"values: [^()]*\)")
+
+
 def _cli_hints(message: str, command: str | None = None,
                typed: dict[str, Any] | None = None,
                crs_spans: dict[str, tuple[bool, str] | None] | None = None) -> str:
@@ -2033,8 +2060,9 @@ def _cli_hints(message: str, command: str | None = None,
         message = _reference_offset_hint(message, typed)
         # validate's "drop `reference_scale`": its flag (no hint pattern maps a bare name)
         message = message.replace("drop `reference_scale`", "drop --reference-scale")
-        message = message.replace("a typed `reference_nodata` is then",
-                                  "a typed --reference-nodata is then")
+        # (its fill as decoded is Python's: --reference-nodata is the value as stored)
+        message = _DECODED_FILL.sub(
+            "(--reference-nodata, where given, is the value as the file stores it)", message)
         message = _with_flags(message, _EVALUATE_FLAGS, typed)
         message = _stored_nodata_advice(message)
         if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
@@ -2884,18 +2912,6 @@ def _check_dependent_flags(args: argparse.Namespace) -> None:
 
 
 def _upscale(args: argparse.Namespace) -> int:
-    from xlstsr.guide import READ_GUIDE_EDGES
-
-    # the guide is read lazily (streamed) but its user chose no dask: its edges are read at
-    # once for the constant-border check a guide in memory gets (a warp's 0 border ran: 7.7 K)
-    token = READ_GUIDE_EDGES.set(True)
-    try:
-        return _upscale_run(args)
-    finally:
-        READ_GUIDE_EDGES.reset(token)
-
-
-def _upscale_run(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.attrs import output_global_attrs, with_global_attrs
     from xlstsr.io import WRITABLE, format_of
@@ -4510,6 +4526,12 @@ def main(argv: list[str] | None = None) -> int:
         log.setLevel(logging.INFO)
     commands = {"demo": _demo, "upscale": _upscale, "evaluate": _evaluate, "scaling": _scaling}
     typed = _typed_values(args)
+    from xlstsr.guide import READ_GUIDE_EDGES
+
+    # every command reads its --guide lazily (streamed) but its user chose no dask: a guide's
+    # edges are read at once for the constant-border check a guide in memory gets (a warp's 0
+    # border ran: upscale 7.7 K off, scaling's guide statistics changed)
+    token = READ_GUIDE_EDGES.set(True)
     with _one_line_warnings(args.command, typed):
         try:
             if args.command == "train":
@@ -4552,6 +4574,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:  # Ctrl-C: one line saying what was left, not a traceback
             print(f"xlstsr: interrupted{_interrupted_output(args)}", file=sys.stderr)
             return 130
+        finally:
+            READ_GUIDE_EDGES.reset(token)
 
 
 if __name__ == "__main__":

@@ -774,8 +774,8 @@ def decode_reference(
             f"the reference declares scale_factor={declared} in its attrs and reference_scale="
             f"{scale} was passed as well; pass one of them (drop the attr, or reference_scale)."
         )
-    if scale is not None:
-        _refuse_scale_on_decoded(reference, scale)
+    if scale is not None and float(scale) != 1.0:  # (a scale of 1 changes nothing)
+        _refuse_scale_on_decoded(reference, scale, nodata)
     if nodata is not None:  # a fill the file does not declare, in stored units
         ref = ref.astype(np.float64).where(ref != float(nodata))
         ref.attrs = dict(reference.attrs)
@@ -801,13 +801,16 @@ def decode_reference(
     return out.rio.write_nodata(np.nan, encoded=False)
 
 
-def _refuse_scale_on_decoded(reference: xr.DataArray, scale: float) -> None:
+def _refuse_scale_on_decoded(reference: xr.DataArray, scale: float,
+                             nodata: float | None = None) -> None:
     """Refuse a typed ``reference_scale`` on values its reader decoded already
     (``mask_and_scale=True``: the file's scale in ``encoding``, not ``attrs``): it was written
     into ``attrs['scale_factor']`` and the decoded Kelvin read as degrees Celsius, whose advice
     (``attrs['scale_factor'] = 1``) was overridden by ``reference_scale`` again (a loop). An
     in-memory reference whose values are all whole numbers (digital numbers the encoding does
-    not describe) is left to :func:`~xlstsr.validate.decode_lst`."""
+    not describe) is left to :func:`~xlstsr.validate.decode_lst`. A typed ``nodata`` (stored) is
+    told as its decoded value, computed as the reader decodes (float64): the decoded -999.9 of
+    -9999 x 0.1 is -999.9000000000001, and -999.9 typed was refused as a fill again."""
     from dask import is_dask_collection
 
     from .validate import _packed_encoding
@@ -825,12 +828,15 @@ def _refuse_scale_on_decoded(reference: xr.DataArray, scale: float) -> None:
         if finite.size:
             values = (f"; its values, {float(finite.min()):.2f} to {float(finite.max()):.2f}, "
                       "are not whole numbers")
+    fill = ("give a fill as decoded, `stored * scale + offset` computed in float64" if nodata
+            is None else f"give {float(np.float64(nodata) * packed[0] + packed[1])!r}, "
+            f"which is {float(nodata):g} decoded")
     raise UnitsError(
         f"reference_scale={scale:g} was passed, but the reference is decoded already: its "
         f"reader applied the file's {shown} (kept in `reference.encoding`, as "
         f"`mask_and_scale=True` keeps it){values}. A typed scale would be applied a second "
         "time: drop `reference_scale` (a typed `reference_nodata` is then compared with the "
-        "decoded values: give a fill as decoded, stored x scale + offset).")
+        f"decoded values: {fill}).")
 
 
 def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
