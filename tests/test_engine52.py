@@ -153,14 +153,18 @@ def _dead_pid() -> int:
 
 # -- 2. a day+night series (repeated time labels): steps matched by position ------------------
 
-def _day_night_store(store: Path, done: list[int], overpass: bool = True) -> xr.DataArray:
-    """A finished store of [D1 day, D1 night, D2 day, D2 night] whose progress record and status
-    are then set as an interrupted run's: the steps of ``done`` 0 unwritten."""
+_DDNN = ["2020-01-01T10:30", "2020-01-01T10:30", "2020-01-02T10:30", "2020-01-02T10:30"]
+
+
+def _day_night_store(store: Path, done: list[int], overpass: bool = True,
+                     labels: list[str] = _DDNN) -> xr.DataArray:
+    """A finished store of [D1 day, D1 night, D2 day, D2 night] (or of ``labels``) whose
+    progress record and status are then set as an interrupted run's: the steps of ``done`` 0
+    unwritten."""
     from xlstsr.io.zarr import INCOMPLETE
 
     lst = _cube(4)
-    t = np.array(["2020-01-01T10:30", "2020-01-01T10:30", "2020-01-02T10:30",
-                  "2020-01-02T10:30"], "datetime64[ns]")
+    t = np.array(labels, "datetime64[ns]")
     lst = lst.assign_coords(time=t)
     if overpass:
         lst = lst.assign_coords(overpass=("time", ["day", "night", "day", "night"]))
@@ -200,7 +204,8 @@ def test_day_night_steps_are_matched_by_position_and_the_advice_runs(tmp_path, d
 
 def test_repeated_labels_without_an_overpass_are_advised_a_loaded_copy_that_runs(tmp_path):
     sr = _day_night_store(tmp_path / "dn.zarr", [1, 0, 1, 1], overpass=False)
-    with pytest.raises(XlstsrError, match="1 of the 4 steps") as err:
+    # (the two steps of 2020-01-01 are not told apart by their labels: 52d/3)
+    with pytest.raises(XlstsrError, match=r"2 of the 4 steps .* share their label") as err:
         xlstsr.upscale(sr, 2)
     assert ".load()" in str(err.value)  # the lazy selection cannot be told by its labels
     sel = _advised(str(err.value))
@@ -270,3 +275,138 @@ def test_a_refused_resume_names_the_attribute_that_differs(tmp_path):
     with pytest.raises(XlstsrError, match=r"attributes differ: 'source' \(changed\)"):
         xlstsr.upscale_to_zarr(lst.assign_attrs(source="MYD11A1"), store, 4, mode="resume",
                                progress=False)
+
+
+# -- review 52d ----------------------------------------------------------------------------------
+
+def _store_beside_an_old_copy(tmp_path: Path, crash_at: int) -> tuple[Path, Path, np.ndarray]:
+    """A finished result A set aside by a killed overwrite (a dead pid), and at the path an
+    unfinished store of another input (``crash_at`` of its 4 regions written)."""
+    lst = _cube(4)
+    store = tmp_path / "out.zarr"
+    first = xlstsr.upscale_to_zarr(lst, store, 4, progress=False).values
+    old = tmp_path / f".out.zarr.replaced-{_dead_pid()}-100"
+    os.rename(store, old)
+    unfinished_store((lst + 5).chunk(time=1), store, crash_at=crash_at)
+    return store, old, first
+
+
+@pytest.mark.parametrize("how", ["python", "cli"])
+def test_a_refused_overwrite_puts_back_the_unfinished_store_it_replaced(tmp_path, how, capsys):
+    """52d/1: a mode='w' (--overwrite) run refused before its first region deleted the unfinished
+    store at the path (3 of 4 regions, another input's only copy) when an old copy was set
+    aside: it is put back, resumable, and the old copy stays."""
+    from helpers import run_cli
+
+    store, old, _ = _store_beside_an_old_copy(tmp_path, crash_at=3)
+    bad = _cube(4) * np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if how == "python":
+            with pytest.raises(XlstsrError, match="kept as it was"):
+                xlstsr.upscale_to_zarr(bad, store, 4, progress=False, mode="w")
+        else:
+            src = tmp_path / "allnan.nc"
+            bad.to_dataset(name="LST").to_netcdf(src)
+            assert run_cli(capsys, "upscale", src, store, "--factor", "4", "--overwrite",
+                           "--quiet")[0] != 0
+    assert _asides(store) == [old]
+    done = zarr.open_array(store, path="xlstsr_progress/done", mode="r")[:]
+    assert done.tolist() == [1, 1, 1, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = xlstsr.upscale_to_zarr((_cube(4) + 5).chunk(time=1), store, 4, progress=False,
+                                     mode="resume")
+    assert bool(out.notnull().all())
+
+
+def test_an_overwrite_that_lands_removes_the_unfinished_store_it_set_aside(tmp_path):
+    """52d/1: the unfinished store set aside goes once the new result lands (as any replaced
+    store); the finished copy an earlier overwrite left stays, for the user."""
+    store, old, _ = _store_beside_an_old_copy(tmp_path, crash_at=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        new = xlstsr.upscale_to_zarr(_cube(4) + 7, store, 4, progress=False, mode="w")
+    assert _asides(store) == [old]
+    assert bool(new.notnull().all())
+
+
+def test_an_overwrites_start_warning_advises_no_restore_over_its_result(tmp_path):
+    """52d/2: the warning a mode='w' run gives at its start advised restoring the old copy over
+    the path (rmtree, rename): followed after the run, it deleted the run's new result."""
+    store, old, first = _store_beside_an_old_copy(tmp_path, crash_at=1)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        new = xlstsr.upscale_to_zarr(_cube(4) + 7, store, 4, progress=False, mode="w").values
+    said = [str(m.message) for m in w if "interrupted" in str(m.message)]
+    assert len(said) == 1 and "a path of its own" in said[0]
+    for text in said:  # followed after the run, as the user would
+        code = _snippets(text)[0]
+        assert "rmtree" not in code
+        exec(code, {})
+    np.testing.assert_array_equal(_values(xr.open_zarr(store, consolidated=False)), new)
+    moved = xr.open_zarr(next(tmp_path.glob("out.earlier-*.zarr")), consolidated=False)
+    np.testing.assert_array_equal(_values(moved), first)
+    assert not old.exists()
+
+
+@pytest.mark.parametrize("pick", [[-1, 0], [1, 0]])
+def test_repeated_labels_selected_out_of_order_are_refused(tmp_path, pick):
+    """52d/3: a day series then a night series (labels D1 D2 D1 D2, no overpass), the first step
+    unwritten, selected out of order: matched by position, the unwritten step passed (to_cogs
+    wrote an all-NaN file)."""
+    from xlstsr.io import to_cogs
+
+    labels = ["2020-01-01", "2020-01-02", "2020-01-01", "2020-01-02"]
+    sr = _day_night_store(tmp_path / "dn.zarr", [0, 1, 1, 1], overpass=False, labels=labels)
+    with pytest.raises(XlstsrError, match="cannot be told from them") as err:
+        to_cogs(sr.isel(time=pick), tmp_path / "cogs")
+    assert not list((tmp_path / "cogs").glob("*.tif"))
+    sel = _advised(str(err.value))
+    assert sel.sizes["time"] == 3 and bool(sel.notnull().all())
+
+
+def test_a_nan_in_a_per_step_coordinate_does_not_hide_written_steps(tmp_path):
+    """52d/4: a float coordinate along time holding NaN (a per-scene cloud cover): the step of
+    the NaN matched no store step (NaN != NaN), and the written selection was refused."""
+    import pandas as pd
+
+    from xlstsr.io import to_cogs
+
+    lst = _cube(4).assign_coords(time=pd.date_range("2020-01-01", periods=4, freq="D"),
+                                 cloud_cover=("time", [0.1, np.nan, 0.3, 0.4]))
+    store = unfinished_store(lst.chunk(time=1), tmp_path / "u.zarr", crash_at=3)
+    sr = xr.open_zarr(store, consolidated=False, decode_coords="all")["lst"]
+    with pytest.raises(XlstsrError, match="1 of the 4 steps") as err:
+        to_cogs(sr, tmp_path / "all")
+    assert "select them:" in str(err.value)  # no loaded copy needed
+    sel = _advised(str(err.value))
+    assert len(to_cogs(sel, tmp_path / "written")) == 3
+    assert len(to_cogs(sr.isel(time=[2, 1]), tmp_path / "two")) == 2
+
+
+def test_an_unfinished_copy_with_written_regions_is_advised_a_resume_of_its_own(tmp_path):
+    """52d/1: an overwrite killed between setting aside an unfinished store (another input's,
+    3 of 4 regions written) and its first region leaves it beside the finished copy: advised
+    deleted only, its regions were lost; moved as advised, it resumes."""
+    store, _, first = _store_beside_an_old_copy(tmp_path, crash_at=3)
+    later = tmp_path / f".out.zarr.replaced-{_dead_pid()}-200"
+    os.rename(store, later)
+    unfinished_store(_cube(4).chunk(time=1), store, crash_at=1)  # the killed run's own start:
+    zarr.open_array(store, path="xlstsr_progress/done", mode="r+")[:] = 0  # no region landed
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with pytest.raises(XlstsrError, match="exists"):
+            xlstsr.upscale_to_zarr(_cube(4), store, 4, progress=False, mode="w-")
+    said = [str(m.message) for m in w if "interrupted" in str(m.message)]
+    assert len(said) == 2 and "a finished result" in said[0]
+    exec(_snippets(said[0])[0], {})  # the finished result back at the path
+    exec(_snippets(said[1])[0], {})  # the unfinished one to a path of its own
+    assert not _asides(store)
+    np.testing.assert_array_equal(_values(xr.open_zarr(store, consolidated=False)), first)
+    moved = next(tmp_path.glob("out.earlier-*.zarr"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = xlstsr.upscale_to_zarr((_cube(4) + 5).chunk(time=1), moved, 4, progress=False,
+                                     mode="resume")
+    assert bool(out.notnull().all())

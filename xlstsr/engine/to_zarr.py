@@ -664,17 +664,18 @@ def _set_aside(store: Any) -> Path | None:
     A local store object (``LocalStore``, an fsspec local mapper) is its folder: given so, the
     earlier result was deleted at once.
 
-    An unfinished store that an interrupted overwrite left at the path, beside the result that
-    overwrite set aside, is removed instead: kept too, two hidden copies restored to one path
-    (two killed reruns), and the advice for each, followed in turn, put the unfinished one
-    back over the finished result just restored."""
+    An unfinished store is set aside like any other (put back on failure, deleted once a region
+    lands): it may hold hours of written regions, another input's only copy. Only one that
+    records no written region, beside a store an interrupted overwrite set aside (that
+    overwrite's own start), is removed at once: it holds nothing, and kept it made a second
+    hidden copy per killed rerun (the advice then names one copy back and this one to delete)."""
     p = _local_folder(store)
     if p is None or not p.is_dir() or p.is_symlink():  # a link: replaced in place, as before
         return None
-    if _status_of(p) not in (None, COMPLETE) and _left_aside(p):
+    if _status_of(p) not in (None, COMPLETE) and _nothing_written(p) and _left_aside(p):
         shutil.rmtree(p)
         log.info("upscale_to_zarr: removed the unfinished store at %s (an interrupted "
-                 "overwrite's; the store it replaced stays set aside)", p)
+                 "overwrite's, no region written; the store it replaced stays set aside)", p)
         return None
     aside = p.with_name(f".{p.name}.replaced-{os.getpid()}-{time.time_ns()}")
     p.rename(aside)
@@ -722,6 +723,18 @@ def _all_written(store: Any) -> bool:
     return bool(np.size(done)) and bool(np.all(np.isin(np.asarray(done), (DONE, NO_DATA))))
 
 
+def _nothing_written(p: Path) -> bool:
+    """True if the progress record of the store folder ``p`` records no region (written or
+    without data); False if it records one, or has none that can be read (kept, to be safe)."""
+    import zarr
+
+    try:
+        done = zarr.open_array(str(p), path=f"{PROGRESS_GROUP}/done", mode="r")[:]
+    except Exception:  # no record, or none readable: not known to be empty
+        return False
+    return not np.any(np.asarray(done))
+
+
 def _status_of(p: Path) -> Any:
     """The ``xlstsr_status`` of the store folder ``p`` (None: not an xlstsr store, or none)."""
     import zarr
@@ -765,7 +778,7 @@ def _left_aside(p: Path) -> list[Path]:
     return sorted(left, key=lambda a: (_aside_time(a), a.name))
 
 
-def _warn_left_aside(store: Any, resumed: bool = False) -> None:
+def _warn_left_aside(store: Any, resumed: bool = False, overwritten: bool = False) -> None:
     """Name the stores an interrupted ``mode="w"`` run left set aside (a process killed by the
     OOM killer or a wall-time limit): each is a hidden copy as large as the earlier result,
     which nothing else would ever report or remove.
@@ -774,7 +787,10 @@ def _warn_left_aside(store: Any, resumed: bool = False) -> None:
     result (else the latest unfinished store), never over a finished store at the path. Two
     copies each advised back, run in turn, deleted the result the first had restored.
     ``resumed``: the store at the path is about to be completed (``mode="resume"``), so that no
-    copy is advised back over it (advice printed first, followed after it, deleted it)."""
+    copy is advised back over it (advice printed first, followed after it, deleted it).
+    ``overwritten``: the path is about to hold this run's result (``mode="w"``), so the same:
+    each copy is advised a path of its own (a restore, followed after the run, deleted the new
+    result)."""
     if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
         return
     p = Path(store)
@@ -790,8 +806,10 @@ def _warn_left_aside(store: Any, resumed: bool = False) -> None:
         what = (" (a finished result)" if status[aside] == COMPLETE else "" if done
                 else " (an unfinished store, an earlier interrupted run's: no finished result)")
         gone = f"`import shutil; shutil.rmtree({str(aside)!r})`"
-        if here == COMPLETE or (resumed and here is not None):
-            now = "a finished result" if here == COMPLETE else "being completed by this resume"
+        if overwritten or here == COMPLETE or (resumed and here is not None):
+            now = ("to hold the result this run (mode='w') writes" if overwritten
+                   else "a finished result" if here == COMPLETE
+                   else "being completed by this resume")
             advice = (f"The store at {p} is {now}, which this copy must not replace: to keep "
                       f"both, {_move_advice(p, aside)}, or delete it ({gone}) to free its space.")
         elif aside is back:
@@ -804,6 +822,9 @@ def _warn_left_aside(store: Any, resumed: bool = False) -> None:
                       "free its space.")
         else:
             advice = f"Delete it ({gone}): it holds no finished result."
+            if not _nothing_written(aside):  # (a store of another input it replaced, resumable)
+                advice += (" To complete it instead, " + _move_advice(p, aside) + " and "
+                           "complete it there with mode='resume' and its own input.")
         warn(
             f"an earlier overwrite of {p} was interrupted: the store it replaced is kept, "
             f"hidden, at {aside}{what}. {advice}",
@@ -2276,7 +2297,7 @@ def upscale_to_zarr(
     method_options = _merged_options(method_options, options)
     store = _normal_store(store)
     _check_store(store, mode)
-    _warn_left_aside(store, resumed=mode == "resume")
+    _warn_left_aside(store, resumed=mode == "resume", overwritten=mode == "w")
     progress = False if progress is None else check_bool("progress", progress)
     _refuse_store_over_inputs(store, source, guide)
     refuse_incomplete_inputs(source, guide)

@@ -892,12 +892,11 @@ WRITTEN, UNWRITTEN, UNTOLD, NOT_STORED = 1, 0, -1, -2
 def _step_states(chosen: list[tuple], steps: list[tuple], written: np.ndarray) -> np.ndarray:
     """Each selected step's state (:data:`WRITTEN`, :data:`UNWRITTEN`, :data:`NOT_STORED`: its
     label is none of the store's, or :data:`UNTOLD`: it is one of several steps of one label,
-    some written and some not, that its position cannot tell apart), matched by position:
-    the selection's steps (each a tuple of its label and other coordinates) are matched in
-    order to the store's, the earliest and the latest way that fits; a step is told when every
-    step of its label between those is written, or none is. Matched by label alone, a day
-    step beside an unwritten night step of its date was unwritten (the advised selection was
-    refused again).
+    some written and some not), judged by its label and other coordinates (a tuple, e.g. with
+    an overpass) against every store step of them. A lazy selection keeps no positions: one
+    matched by position (the earliest and latest way the selection fitted the store's order)
+    passed an unwritten step of a repeated label, selected out of order (``isel(time=[-1,
+    0])`` of day, night, day, night steps written as an all-NaN file).
 
     Examples
     --------
@@ -911,36 +910,32 @@ def _step_states(chosen: list[tuple], steps: list[tuple], written: np.ndarray) -
     ids: dict[tuple, list[int]] = {}
     for i, k in enumerate(steps):
         ids.setdefault(k, []).append(i)
-    known = [j for j, k in enumerate(chosen) if k in ids]
-    lo = np.full(len(chosen), -1)
-    hi = np.full(len(chosen), len(steps))
-    at = -1
-    for j in known:  # the earliest positions, in order
-        at = next((i for i in ids[chosen[j]] if i > at), len(steps))
-        lo[j] = at
-    at = len(steps)
-    for j in reversed(known):  # the latest
-        at = next((i for i in reversed(ids[chosen[j]]) if i < at), -1)
-        hi[j] = at
-    ordered = bool(known) and lo[known].max() < len(steps) and hi[known].min() >= 0
     out = np.full(len(chosen), NOT_STORED)
-    for j in known:
-        pos = np.asarray(ids[chosen[j]])
-        if ordered:  # a selection in the store's order: only the positions it can be at
-            pos = pos[(pos >= lo[j]) & (pos <= hi[j])]
-        w = written[pos]
-        out[j] = WRITTEN if w.all() else UNWRITTEN if not w.any() else UNTOLD
+    for j, k in enumerate(chosen):
+        if k in ids:
+            w = written[ids[k]]
+            out[j] = WRITTEN if w.all() else UNWRITTEN if not w.any() else UNTOLD
     return out
 
 
+#: a NaN coordinate value in a step's key (NaN != NaN: a step of a NaN cloud cover matched
+#: none of the store's, and was refused as relabelled)
+_NAN_KEY = ("nan",)
+
+
+def _key_value(v: Any) -> Any:
+    """A step coordinate's value as a key: numpy scalars as Python values (which hash as the
+    values), NaN as :data:`_NAN_KEY`."""
+    v = v.item() if isinstance(v, np.generic) else v
+    return _NAN_KEY if isinstance(v, (float, complex)) and v != v else v
+
+
 def _step_keys(labels: np.ndarray, others: Mapping[Hashable, np.ndarray], n: int) -> list[tuple]:
-    """Each step as a tuple of its label and other coordinates (numpy scalars as Python values,
-    which hash as the values)."""
+    """Each step as a tuple of its label and other coordinates (:func:`_key_value`)."""
     cols = [np.broadcast_to(np.atleast_1d(v), (n,)) for v in (labels, *others.values())]
     # dates of either side in one unit (a loaded copy's may be in seconds)
     cols = [c.astype(c.dtype.str[:3] + "[ns]") if c.dtype.kind in "mM" else c for c in cols]
-    return [tuple(c[i].item() if isinstance(c[i], np.generic) else c[i] for c in cols)
-            for i in range(n)]
+    return [tuple(_key_value(c[i]) for c in cols) for i in range(n)]
 
 
 def _written_untold(labels: np.ndarray, others: Mapping[Hashable, np.ndarray],
