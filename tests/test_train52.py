@@ -92,6 +92,7 @@ def test_the_advised_model_file_in_the_log_folder_trains_and_is_written(lst_file
     logs = tmp_path / "logs"
     with pytest.raises(errors.XlstsrError) as err:
         fit_files(lst_file, logs, patch=16, window=32, epochs=1, logger="csv", log_dir=logs)
+    assert not (logs / "xlstsr").exists()  # refused before training (it came after: 52b/5)
     advised = str(err.value).rsplit("e.g. ", 1)[1].strip("'")
     rec = fit_files(lst_file, advised, patch=16, window=32, epochs=1, logger="csv", log_dir=logs)
     assert Path(rec["path"]).is_file() and Path(advised) == logs / "model.pt"
@@ -282,7 +283,7 @@ def test_ckpt_path_keywords_without_a_checkpoint_say_what_to_pass(tmp_path):
 
     lst = xlstsr.datasets.modis_sample()["lst_day"].isel(time=slice(0, 2)).load()
     with pytest.raises(errors.XlstsrError, match=r"ckpt_path='last' \(Lightning's keyword.*"
-                       r"no ModelCheckpoint with a dirpath"):
+                       r"no ModelCheckpoint is given"):
         fit_cube(lst, patch=16, window=32, epochs=1, ckpt_path="last")
     with pytest.raises(errors.XlstsrError, match=r"ckpt_path='best' \(a Lightning keyword\)"):
         fit_cube(lst, patch=16, window=32, epochs=1, ckpt_path="best")
@@ -342,3 +343,148 @@ def test_train_bundled_pairs_jobs_run_beside_several_cube_like_folders(tb, tmp_p
     assert tb.has_cube(data)  # a cube job passes on to cube_dir, which names the two
     with pytest.raises(SystemExit, match="holds 2 cubes"):
         tb.cube_dir(data)
+
+
+# -- review 52b/2: the --out refusal follows where Lightning writes -------------------------------
+
+def test_fit_files_out_refusal_follows_the_trainers_default_root_dir(tmp_path):
+    from xlstsr.train import fit_files
+
+    logs, root = tmp_path / "L", tmp_path / "R"
+    options = dict(logger=True, log_dir=logs, trainer_options={"default_root_dir": root})
+    # Lightning's own logger writes <default_root_dir>/lightning_logs: refused before any read
+    with pytest.raises(errors.XlstsrError, match=r"is the folder the training writes"):
+        fit_files(tmp_path / "missing.nc", root / "lightning_logs", **options)
+    # nothing writes L/lightning_logs (it was refused): the missing LST is what stops it
+    with pytest.raises(errors.InputNotFoundError):
+        fit_files(tmp_path / "missing.nc", logs / "lightning_logs", **options)
+
+
+def test_fit_files_refuses_out_in_a_lightning_logger_objects_folder(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from xlstsr.train import fit_files
+
+    d = tmp_path / "D"
+    # was found only after training: "'D' is a folder: give the checkpoint's file name"
+    with pytest.raises(errors.XlstsrError, match=r"is the folder the training writes"):
+        fit_files(tmp_path / "missing.nc", d, logger=CSVLogger(d))
+    with pytest.raises(errors.XlstsrError, match=r"inside the logger's folder"):
+        fit_files(tmp_path / "missing.nc", d / "lightning_logs" / "version_0" / "m.pt",
+                  trainer_options={"logger": [CSVLogger(d)]})
+    with pytest.raises(errors.InputNotFoundError):  # a file beside the logger's tree is fine
+        fit_files(tmp_path / "missing.nc", d / "model.pt", logger=CSVLogger(d))
+    # a ModelCheckpoint without dirpath and no logger writes <default_root_dir>/checkpoints
+    ck = ModelCheckpoint(save_last=True)
+    with pytest.raises(errors.XlstsrError, match=r"a \.ckpt file in the folder the ModelCheckpoint"):
+        fit_files(tmp_path / "missing.nc", tmp_path / "R" / "checkpoints" / "last.ckpt",
+                  callbacks=[ck], log_dir=tmp_path / "L",
+                  trainer_options={"default_root_dir": tmp_path / "R"})
+    # with a logger it writes inside the logger's version folder, not L/checkpoints
+    with pytest.raises(errors.InputNotFoundError):
+        fit_files(tmp_path / "missing.nc", tmp_path / "L" / "checkpoints" / "last.ckpt",
+                  callbacks=[ck], logger="csv", log_dir=tmp_path / "L")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_log_dir_is_where_lightnings_logger_and_checkpoints_write(lst_file, tmp_path,
+                                                                 monkeypatch):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from xlstsr.train import fit_files
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    logs = tmp_path / "L"
+    # logger=True wrote <cwd>/lightning_logs, where the --out check did not look
+    fit_files(lst_file, tmp_path / "a.pt", patch=16, window=32, epochs=1, logger=True,
+              log_dir=logs)
+    assert (logs / "lightning_logs").is_dir() and not (cwd / "lightning_logs").exists()
+    # a ModelCheckpoint without dirpath (no logger) wrote <cwd>/checkpoints/last.ckpt
+    fit_files(lst_file, tmp_path / "b.pt", patch=16, window=32, epochs=1, log_dir=logs,
+              callbacks=[ModelCheckpoint(save_last=True)])
+    assert (logs / "checkpoints" / "last.ckpt").is_file()
+    assert not (cwd / "checkpoints").exists()
+
+
+# -- review 52b/3: a resumed run's checkpoints record the placement it ran with -------------------
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_resumed_runs_checkpoints_record_the_guide_as_stored(shared_data, tmp_path):
+    import rioxarray
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from xlstsr.train import SuperResolutionModule, fit_cube
+
+    folder = shared_data / "modis_aster"  # pair 082: its NDVI is moved by the default 'auto'
+    lst = rioxarray.open_rasterio(folder / "082_modis_lst_1km.tif").rename(band="time").load()
+    ndvi = rioxarray.open_rasterio(folder / "082_modis_ndvi_250m.tif").squeeze(
+        "band", drop=True).load()
+    kw = dict(guide=ndvi, mode="degraded_disr", arch="guided_rescnn", patch=16, window=32,
+              epochs=2, seed=0)
+    fit_cube(lst, guide_offset="ignore", trainer_options={"max_epochs": 1},
+             callbacks=[ModelCheckpoint(dirpath=tmp_path / "ck1", save_last=True)], **kw)
+    # the default resumes it on the guide as stored (as its run was)
+    model, rec = fit_cube(lst, ckpt_path=tmp_path / "ck1" / "last.ckpt",
+                          callbacks=[ModelCheckpoint(dirpath=tmp_path / "ck2", save_last=True)],
+                          **kw)
+    assert rec["guide_offset"]["moved"] is False
+    hp = torch.load(tmp_path / "ck2" / "last.ckpt", map_location="cpu",
+                    weights_only=True)["hyper_parameters"]
+    # was {'mode': 'auto', 'moved': True, 'shift_x': 97.5...}: the placement set before fit
+    assert hp["guide_offset"]["mode"] == "ignore" and hp["guide_offset"]["moved"] is False
+    loaded = SuperResolutionModule.load_from_checkpoint(tmp_path / "ck2" / "last.ckpt").model
+    assert loaded.metadata["guide_offset"] == model.metadata["guide_offset"]
+
+
+# -- review 52b/4: ckpt_path='last' resolved as Lightning resolves it ----------------------------
+
+def test_ckpt_path_last_uses_the_callbacks_own_name_and_its_default_folder(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from xlstsr.train.loop import _lightning_keyword_checkpoint as resolve
+
+    renamed = ModelCheckpoint(dirpath=tmp_path / "ck", save_last=True)
+    renamed.CHECKPOINT_NAME_LAST = "final"
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "final.ckpt").write_bytes(b"")
+    (tmp_path / "ck" / "last.ckpt").write_bytes(b"")  # not this callback's name
+    os.utime(tmp_path / "ck" / "final.ckpt", (time.time() - 60,) * 2)
+    # was "holds no last.ckpt"
+    assert resolve("last", [renamed], {"logger": False}) == str(tmp_path / "ck" / "final.ckpt")
+    # without dirpath and no logger: <default_root_dir>/checkpoints, else the working folder
+    plain = ModelCheckpoint(save_last=True)
+    (tmp_path / "R" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "R" / "checkpoints" / "last-v1.ckpt").write_bytes(b"")
+    assert resolve("last", [plain], {"logger": False, "default_root_dir": tmp_path / "R"}) == \
+        str(tmp_path / "R" / "checkpoints" / "last-v1.ckpt")
+    monkeypatch.chdir(tmp_path / "R")
+    assert resolve("last", [plain], {"logger": False}) == str(
+        tmp_path / "R" / "checkpoints" / "last-v1.ckpt")
+    # beside a logger Lightning looks in the logger's next version folder: told, not guessed
+    with pytest.raises(errors.XlstsrError, match=r"no dirpath and the run has a logger"):
+        resolve("last", [plain], {"logger": True})
+    # no last checkpoint yet: refused (Lightning trains from scratch)
+    with pytest.raises(errors.XlstsrError, match=r"holds no last\.ckpt.*from scratch"):
+        resolve("last", [plain], {"logger": False, "default_root_dir": tmp_path / "empty"})
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_ckpt_path_last_resumes_from_a_model_checkpoint_without_dirpath(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from xlstsr.train import fit_cube
+
+    lst = xlstsr.datasets.modis_sample()["lst_day"].isel(time=slice(0, 2)).load()
+    kw = dict(patch=16, window=32, epochs=2, seed=0, log_dir=tmp_path / "L")
+    _, first = fit_cube(lst, callbacks=[ModelCheckpoint(save_last=True)],
+                        trainer_options={"max_epochs": 1}, **kw)
+    assert (tmp_path / "L" / "checkpoints" / "last.ckpt").is_file()
+    # was "no ModelCheckpoint with a dirpath is given"
+    _, resumed = fit_cube(lst, ckpt_path="last", callbacks=[ModelCheckpoint(save_last=True)], **kw)
+    assert first["history"]["epochs_run"] == 1 and resumed["history"]["epochs_run"] == 2

@@ -2042,41 +2042,62 @@ def _check_output(out: Any, inputs: dict[str, Any],
 def _run_folders(options: Mapping[str, Any],
                  trainer_options: Any) -> tuple[list[str], list[str], list[str]]:
     """``(folders, trees, ckpt_folders)`` the Lightning run of :func:`fit_cube` ``options``
-    writes into (real paths): the log folder (``log_dir``, else the Trainer's
-    ``default_root_dir``) where a logger or a ModelCheckpoint writes, the loggers' trees in it
-    (``xlstsr`` of :func:`xlstsr.train.make_logger`, Lightning's own ``lightning_logs``) and the ModelCheckpoints' folders (their ``dirpath``, else
-    ``<root>/checkpoints``), the last ones holding ``.ckpt`` files (``last.ckpt``, an epoch's)."""
+    writes into (real paths), as :func:`xlstsr.train.fit` builds its Trainer: the loggers'
+    save folders (a str logger's: ``log_dir``, else ``default_root_dir``, else ``xlstsr_logs``;
+    ``logger=True``'s: the Trainer's ``default_root_dir``, which is ``log_dir`` unless
+    ``trainer_options`` name one, else the working folder; a Logger's own ``save_dir``) and
+    their trees (``xlstsr``, ``lightning_logs``, a Logger's ``name``), and the ModelCheckpoints'
+    folders (their ``dirpath``; without one and no logger ``<default_root_dir>/checkpoints``,
+    with a logger inside its tree), those holding ``.ckpt`` files (``last.ckpt``, an epoch's)."""
     from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import Logger
 
     trainer_options = trainer_options if isinstance(trainer_options, Mapping) else {}
-    root = options.get("log_dir")
-    if root is None:
-        root = trainer_options.get("default_root_dir")
-    logger = options.get("logger", trainer_options.get("logger"))
+    given_root = trainer_options.get("default_root_dir")
+    log_dir = options.get("log_dir") if options.get("log_dir") is not None else given_root
+    trainer_root = given_root if given_root is not None else log_dir  # fit's default_root_dir
+    if not isinstance(trainer_root, (str, os.PathLike)):
+        trainer_root = "."  # Lightning's default: the working folder
+    # fit hands trainer_options' logger to the Trainer over its own logger argument
+    logger = (trainer_options["logger"] if trainer_options.get("logger") is not None
+              else options.get("logger"))
 
     def real(path: Any) -> str:
         return os.path.realpath(os.path.expanduser(os.fspath(path)))
 
     folders: list[str] = []
     trees: list[str] = []
-    if isinstance(logger, str) or logger is True:  # make_logger's save_dir: xlstsr_logs by default
-        base = real(root if isinstance(root, (str, os.PathLike)) else
-                    ("xlstsr_logs" if isinstance(logger, str) else "."))
+    if isinstance(logger, str):  # make_logger's save_dir: xlstsr_logs by default
+        base = real(log_dir if isinstance(log_dir, (str, os.PathLike)) else "xlstsr_logs")
         folders.append(base)
-        trees.append(os.path.join(base, "xlstsr" if isinstance(logger, str)
-                                  else "lightning_logs"))
+        trees.append(os.path.join(base, "xlstsr"))
+    elif logger is True:  # Lightning's own logger: <default_root_dir>/lightning_logs
+        folders.append(real(trainer_root))
+        trees.append(os.path.join(real(trainer_root), "lightning_logs"))
+    else:
+        many = logger if isinstance(logger, (list, tuple)) else [logger]
+        for lg in many:
+            save_dir = getattr(lg, "save_dir", None) if isinstance(lg, Logger) else None
+            if isinstance(save_dir, (str, os.PathLike)):
+                folders.append(real(save_dir))
+                name = getattr(lg, "name", None)
+                if isinstance(name, str) and name:  # unnamed: version_N right in save_dir
+                    trees.append(os.path.join(real(save_dir), name))
+    has_logger = logger is True or isinstance(logger, str) or (
+        isinstance(logger, (list, tuple)) and len(logger) > 0) or isinstance(logger, Logger)
     callbacks: list[Any] = []
     for given in (options.get("callbacks"), trainer_options.get("callbacks")):
         callbacks += list(given) if isinstance(given, (list, tuple)) else (
             [given] if given is not None else [])
     ckpt_folders = []
     for cb in callbacks:
-        if isinstance(cb, ModelCheckpoint):
-            where = cb.dirpath if cb.dirpath is not None else os.path.join(
-                os.fspath(root) if isinstance(root, (str, os.PathLike)) else ".", "checkpoints")
-            ckpt_folders.append(real(where))
-    if ckpt_folders and isinstance(root, (str, os.PathLike)):
-        folders.append(real(root))  # the run writes there (unused by a run without either)
+        if not isinstance(cb, ModelCheckpoint):
+            continue
+        if cb.dirpath is not None:
+            ckpt_folders.append(real(cb.dirpath))
+        elif not has_logger:  # with a logger: <save_dir>/<name>/version_N/checkpoints (its tree)
+            ckpt_folders.append(real(os.path.join(os.fspath(trainer_root), "checkpoints")))
+            folders.append(real(trainer_root))  # it becomes a folder during the run
     return folders, trees, ckpt_folders
 
 

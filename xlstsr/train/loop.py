@@ -544,12 +544,20 @@ class SuperResolutionModule(L.LightningModule):
         """The model's guide band names as they are now (set after the module was built too),
         and where its guide lay in training (``metadata["guide_offset"]``, :func:`fit_cube`'s
         record): a model saved from the checkpoint lost it, and with it the placement it must
-        be run with (``guide_offset='ignore'`` after an 'ignore' training)."""
+        be run with (``guide_offset='ignore'`` after an 'ignore' training). The data module's
+        record as it is now: a resume set up again on the guide as stored after fit_cube set
+        the model's entry (its checkpoints said 'moved' for a run on the unmoved guide)."""
         live = _model_inputs(self.model)
         hparams = checkpoint.get("hyper_parameters")
         if live is not None and isinstance(hparams, dict):
             hparams["inputs"] = live
-        offset = (getattr(self.model, "metadata", None) or {}).get("guide_offset")
+        meta = getattr(self.model, "metadata", None) or {}
+        offset = meta.get("guide_offset")
+        trainer = self._trainer  # the property raises outside a Trainer (a manual save)
+        record = getattr(getattr(trainer, "datamodule", None), "guide_offset_record", None)
+        if isinstance(offset, dict) and isinstance(record, dict) and record != offset:
+            offset = copy.deepcopy(record)
+            self.model.metadata = {**dict(meta), "guide_offset": copy.deepcopy(record)}
         if isinstance(offset, dict) and isinstance(hparams, dict):
             hparams["guide_offset"] = copy.deepcopy(offset)
 
@@ -1287,25 +1295,59 @@ def _require_own_module(blob: Any, ckpt_path: Any) -> None:
 _CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
 
 
-def _lightning_keyword_checkpoint(ckpt_path: Any, callbacks: list[Any]) -> Any:
-    """``ckpt_path`` with Lightning's keyword ``"last"`` resolved to the newest ``last*.ckpt``
-    of the ``ModelCheckpoint`` given (its ``dirpath``), as Lightning resolves it; the other
-    keywords, or ``"last"`` without such a file, refused naming what to pass (they were
-    refused as a missing path: "check the path"). A file of that name is a path."""
+def _lightning_keyword_checkpoint(ckpt_path: Any, callbacks: list[Any],
+                                 trainer_options: Mapping[str, Any] | None = None) -> Any:
+    """``ckpt_path`` with Lightning's keyword ``"last"`` resolved as Lightning resolves it: the
+    newest of the ModelCheckpoints' last checkpoints (each callback's own
+    ``CHECKPOINT_NAME_LAST`` and ``FILE_EXTENSION``: ``last.ckpt``, ``last-v1.ckpt``) in their
+    folders (``dirpath``; without one and no logger ``<default_root_dir>/checkpoints``, of the
+    Trainer's ``trainer_options``, else the working folder) and an ``OnExceptionCheckpoint``'s
+    file. One deliberate difference: no such file is refused (Lightning warns and trains from
+    scratch, which a resume meant to continue would not notice); so is a ModelCheckpoint
+    without dirpath beside a logger (Lightning looks in the logger's new version folder, which
+    holds none). The other keywords are refused naming what to pass (they were refused as a
+    missing path: "check the path"). A file of that name is a path."""
+    from lightning.pytorch.callbacks import OnExceptionCheckpoint
+
     if not isinstance(ckpt_path, str) or ckpt_path not in _CKPT_KEYWORDS or os.path.exists(
             ckpt_path):
         return ckpt_path
-    folders = [c.dirpath for c in callbacks if isinstance(c, ModelCheckpoint)]
-    given = [os.fspath(f) for f in folders if f is not None]
     if ckpt_path == "last":
-        found = [os.path.join(f, n) for f in given if os.path.isdir(f)
-                 for n in os.listdir(f)
-                 if n.startswith(ModelCheckpoint.CHECKPOINT_NAME_LAST) and n.endswith(".ckpt")]
+        trainer_options = trainer_options or {}
+        root = trainer_options.get("default_root_dir")
+        root = os.fspath(root) if root is not None else os.getcwd()
+        logger = trainer_options.get("logger")  # None: Lightning's default logger
+        logged = logger is not False and not (isinstance(logger, (list, tuple)) and not logger)
+        folders, found, in_logger = [], [], False
+        for cb in callbacks:
+            if isinstance(cb, OnExceptionCheckpoint) and os.path.isfile(cb.ckpt_path):
+                found.append(cb.ckpt_path)
+            if not isinstance(cb, ModelCheckpoint):
+                continue
+            if cb.dirpath is None and logged:
+                in_logger = True
+                continue
+            folder = (os.fspath(cb.dirpath) if cb.dirpath is not None
+                      else os.path.join(root, "checkpoints"))
+            folders.append(folder)
+            pattern = rf"^{re.escape(cb.CHECKPOINT_NAME_LAST)}(-(\d+))?"
+            if os.path.isdir(folder):
+                found += [os.path.join(folder, n) for n in os.listdir(folder)
+                          if os.path.splitext(n)[1] == cb.FILE_EXTENSION
+                          and re.match(pattern, os.path.splitext(n)[0])]
         if found:
             return max(found, key=os.path.getmtime)  # Lightning's choice: the newest
-        where = (f"the ModelCheckpoint's folder {given[0]!r} holds no last.ckpt (was it given "
-                 "save_last=True, and did a run write it?)" if given else
-                 "no ModelCheckpoint with a dirpath is given, whose last.ckpt it would be")
+        names = sorted({f"{c.CHECKPOINT_NAME_LAST}{c.FILE_EXTENSION}" for c in callbacks
+                        if isinstance(c, ModelCheckpoint)}) or ["last.ckpt"]
+        if folders:
+            where = (f"the ModelCheckpoint's folder {folders[0]!r} holds no {names[0]} (was it "
+                     "given save_last=True, and did a run write it? Lightning would train from "
+                     "scratch here; a resume is refused)")
+        elif in_logger:
+            where = ("the ModelCheckpoint has no dirpath and the run has a logger: Lightning "
+                     "would look in the logger's new version folder, which holds none")
+        else:
+            where = "no ModelCheckpoint is given, whose last.ckpt it would be"
         raise XlstsrError(
             f"ckpt_path='last' (Lightning's keyword for the last checkpoint): {where}; pass the "
             "checkpoint file's path, e.g. ckpt_path='checkpoints/last.ckpt' (`xlstsr train "
@@ -1608,16 +1650,21 @@ def fit(
         Log the losses per epoch (:func:`make_logger`) under ``log_dir``. Default: none.
     log_dir : path-like, optional
         Directory of the logs (default: the Trainer's ``default_root_dir``, else
-        ``xlstsr_logs``).
+        ``xlstsr_logs``); given, it is the Trainer's ``default_root_dir`` unless
+        ``trainer_options`` name one (Lightning's own logger, ``logger=True``, and a
+        ``ModelCheckpoint`` without ``dirpath`` and no logger write there).
     callbacks : list, optional
         More Lightning callbacks (``ModelCheckpoint``, ``LearningRateMonitor``...).
     ckpt_path : path-like, optional
         A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``; that of a run
         which had stopped early trains no more epoch, as the uninterrupted run), or ``"last"``
-        (Lightning's keyword): the newest ``last*.ckpt`` in the folder (``dirpath``) of the
-        ``ModelCheckpoint`` given in ``callbacks``; a resume with
-        another network, mode, factor, ``epochs``, ``lr``, ``normalise`` or ``loss_options`` than
-        the checkpoint's is refused.
+        (Lightning's keyword): the newest last checkpoint (``last.ckpt``, ``last-v1.ckpt``, or
+        the callback's own ``CHECKPOINT_NAME_LAST``) of the ``ModelCheckpoint`` given in
+        ``callbacks``, in its ``dirpath`` (without one and no logger:
+        ``<default_root_dir>/checkpoints``, ``log_dir`` by default), as Lightning finds it;
+        where there is none yet it is refused (Lightning would train from scratch). A resume
+        with another network, mode, factor, ``epochs``, ``lr``, ``normalise`` or
+        ``loss_options`` than the checkpoint's is refused.
     trainer_options : dict, optional
         Keyword arguments of ``lightning.Trainer``; they override the defaults above. Refused:
         values that train nothing (``max_epochs``, ``max_steps``, ``limit_train_batches`` or
@@ -1743,9 +1790,6 @@ def fit(
             model, mode=mode, factor=train.factor, loss_options=loss_options, lr=lr, epochs=epochs,
             normalise=normalise,
         )
-        if ckpt_path is not None:
-            ckpt_path = _lightning_keyword_checkpoint(ckpt_path, extra_callbacks)
-            _check_resume(ckpt_path, module)
         best = BestWeights(patience if has_val else 0, validated=has_val)
         if log_dir is None:
             log_dir = trainer_options.get("default_root_dir")
@@ -1768,10 +1812,16 @@ def fit(
             "log_every_n_steps": 1,
         }
         options.update(trainer_options)
+        if log_dir is not None:  # logger=True and a ModelCheckpoint without dirpath (and no
+            # logger) wrote into the working folder, not log_dir; fit_files' --out check models this
+            options.setdefault("default_root_dir", os.fspath(log_dir))
         extra = [*(callbacks or []), *(options.pop("callbacks", None) or [])]
         if any(isinstance(c, ModelCheckpoint) for c in extra):
             options["enable_checkpointing"] = True  # a ModelCheckpoint asked for is a wish to save
         options["callbacks"] = [best, *extra]
+        if ckpt_path is not None:  # 'last' where the Trainer built of these options finds it
+            ckpt_path = _lightning_keyword_checkpoint(ckpt_path, extra, options)
+            _check_resume(ckpt_path, module)
         with _quiet(progress):
             try:
                 trainer = L.Trainer(**options)
