@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_ecostress import _write_scene
 
 import xlstsr
 from xlstsr.errors import VariableNotFoundError, XlstsrError
@@ -212,17 +211,12 @@ def test_truth_mask_bools_keep_their_meaning():
 
 
 def _scenes(folder: Path) -> Path:
+    """Two small scenes (test_readers49's writer), in ``folder``."""
+    from test_readers49 import _eco_folder
+
     folder.mkdir(exist_ok=True)
-    rng = np.random.default_rng(0)
-    rows = []
-    for i, (key, dn) in enumerate((("2024010101000", "night"), ("2024010212000", "day"))):
-        lst = (290.0 + rng.normal(0, 1.0, (20, 30))).astype(np.float32)
-        names = _write_scene(folder, key, 18.40 + 0.001 * i, -33.90, lst)
-        rows.append(f"{names['LST']},{names['cloud_mask']},{names['water_mask']},"
-                    f"2024-01-0{i + 1}T12:00:00Z,{dn},{key}")
-    (folder / "scenes.csv").write_text(
-        "file,cloud_mask,water_mask,datetime_utc,day_night,overpass\n" + "\n".join(rows) + "\n")
-    return folder
+    return _eco_folder(folder, [("2024010101000", 18.40, -33.90),
+                                ("2024010212000", 18.401, -33.90)], shape=(20, 30))
 
 
 def test_ecostress_box_main_group_must_be_a_bool(tmp_path):
