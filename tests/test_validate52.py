@@ -280,6 +280,19 @@ def test_constant_coordinates_with_a_written_transform_are_told_to_be_dropped():
     np.testing.assert_allclose(out.values, ref.values)
 
 
+def test_an_edge_padded_array_is_not_told_to_rebuild_its_labels_from_its_old_transform():
+    # review 52g/1: xarray's edge pad repeats the border labels and keeps the unpadded grid's
+    # transform; dropped as advised, every pixel moved by the pad (1.85 km) without a word
+    from xlstsr.errors import GridError
+
+    good, transform = _kelvin_da()
+    da = good.rio.write_transform(transform).pad(y=(2, 2), mode="edge")
+    with pytest.raises(GridError) as err:
+        da.lstsr.upscale(factor=2, method="bicubic")
+    msg = str(err.value)
+    assert "drop_vars" not in msg and "assign_coords(y=FIRST" in msg, msg
+
+
 def test_constant_coordinates_without_a_transform_are_told_to_be_assigned():
     from xlstsr.errors import GridError
 
