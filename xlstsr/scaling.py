@@ -1158,7 +1158,7 @@ def _warn_fragmented_clear(ds: xr.Dataset, lead: tuple[str, ...],
     where = ((f"steps {listed}" + ("" if names is not None else f" ({', '.join(lead)})")
               + " have") if lead else "the field has")
     warn(
-        f"{where} a fragmented clear area: up to {float(share[over].max()):.1%} of the valid "
+        f"{where} a fragmented clear area: up to {float(share[over].max()):.2%} of the valid "
         f"pixels have a gap {lag} pixel{'s' if lag > 1 else ''} away (more than "
         f"{_FRAGMENTED_CLEAR[lag]:.1%}, with less than half the pixels valid). The spectral slope (spectral_slope, its break and "
         "interval) is then biased towards 0 by the gap pattern as a whole (real cloud and coast "
