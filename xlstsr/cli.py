@@ -1784,19 +1784,15 @@ def _undated_copy_hint(err: Exception, ref: str, described: bool) -> Exception:
     (:func:`xlstsr.validate._retag_command`) writes one: in a temporary folder beside it,
     renamed once rewritten, a COG opened with ``IGNORE_COG_LAYOUT_BREAK`` (GDAL refused the
     update and left the still-dated copy under the advised name)."""
-    from xlstsr.validate import _KEEP
+    from xlstsr.validate import _copy_code, _tiff_update_code
 
     text = str(err)
     if not described or not _DROP_REFERENCE_DATE.search(text):
         return err
     copy = _unused_name(Path(ref).with_name(f"{Path(ref).stem}_undated{Path(ref).suffix}"))
     folder = json.dumps(os.path.dirname(os.path.abspath(copy)))
-    code = (f"with __import__(\"tempfile\").TemporaryDirectory(dir={folder}) as d: "
-            f"import os, sys, shutil, rasterio; q = {json.dumps(str(copy))}; {_KEEP}"
-            f"t = os.path.join(d, \"copy{Path(ref).suffix}\"); "
-            f"shutil.copyfile({json.dumps(ref)}, t); "
-            "f = rasterio.open(t, \"r+\", IGNORE_COG_LAYOUT_BREAK=\"YES\"); "
-            "f.set_band_description(1, \"\"); f.close(); os.replace(t, q)")
+    code = (_copy_code(folder, json.dumps(str(copy)), Path(ref).suffix)
+            + _tiff_update_code(json.dumps(ref), ["f.set_band_description(1, \"\")"]))
     return type(err)(_DROP_REFERENCE_DATE.sub(lambda _: (
         "write a copy without the band description that dates it (the command line has no "
         f"flag to drop a date), `python -c {shlex.quote(code)}`, and pass that copy"), text))

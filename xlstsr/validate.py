@@ -2800,6 +2800,28 @@ def _file_tags(source: _Source | None) -> tuple[list[float], list[float]] | None
 _KEEP = 'os.path.exists(q) and sys.exit(q + " exists: remove it or pick another name"); '
 
 
+def _copy_code(folder: str, copy: str, suffix: str, source: str = "") -> str:
+    """The head of a ``python -c`` program that writes a mended copy of a file (its body
+    follows: it writes the temporary ``t`` and ends ``os.replace(t, q)``): it stops where
+    the copy ``q`` exists (:data:`_KEEP`), and works in a temporary folder in ``folder``,
+    beside the copy (a rename across file systems is no rename), so a failure leaves no
+    half-done copy under the advised name. Each argument is a Python expression; ``source``
+    a statement run first (``p = sys.argv[1]; `` for a loop over files)."""
+    return (f"with __import__(\"tempfile\").TemporaryDirectory(dir={folder}) as d: "
+            f"import os, sys, shutil; {source}q = {copy}; {_KEEP}"
+            f"t = os.path.join(d, \"copy{suffix}\"); ")
+
+
+def _tiff_update_code(source: str, updates: list[str]) -> str:
+    """The body after :func:`_copy_code` for a GeoTIFF: ``source`` (an expression) copied to
+    ``t`` and its tags updated in place by the statements ``updates`` (on the open file
+    ``f``), opened with ``IGNORE_COG_LAYOUT_BREAK=YES``, without which GDAL refuses to
+    update a Cloud Optimized GeoTIFF (the shared MODIS files, xlstsr's own .tif outputs)."""
+    return (f"import rasterio; shutil.copyfile({source}, t); "
+            "f = rasterio.open(t, \"r+\", IGNORE_COG_LAYOUT_BREAK=\"YES\"); "
+            + "; ".join(updates) + "; f.close(); os.replace(t, q)")
+
+
 def _described_band(path: str, description: str) -> tuple[int, ...] | None:
     """The position of the band of the GeoTIFF ``path`` described ``description`` (its only
     one), or None (every band) where none or several are, or the file is not one."""
@@ -2921,9 +2943,7 @@ def _retag_command(source: _Source, scale: float | None = None,
     folder = ("__import__(\"os\").path.dirname(__import__(\"os\").path.abspath("
               "__import__(\"sys\").argv[1]))" if several
               else json.dumps(os.path.dirname(os.path.abspath(fixed))))
-    head = (f"with __import__(\"tempfile\").TemporaryDirectory(dir={folder}) as d: "
-            "import os, sys, shutil; " + ("p = sys.argv[1]; " if several else "")
-            + f"q = {q}; {_KEEP}t = os.path.join(d, \"copy{suffix}\"); ")
+    head = _copy_code(folder, q, suffix, "p = sys.argv[1]; " if several else "")
 
     def band_tags(key: str, value: float) -> str:
         if bands is None:
@@ -2934,9 +2954,7 @@ def _retag_command(source: _Source, scale: float | None = None,
     if suffix.lower() in _TIFF_SUFFIXES:
         sets = ([band_tags("scales", scale)] if scale is not None else []) + (
             [band_tags("offsets", 0.0)] if drop_offset else [])
-        code = (f"{head}import rasterio; shutil.copyfile({p}, t); "
-                "f = rasterio.open(t, \"r+\", IGNORE_COG_LAYOUT_BREAK=\"YES\"); "
-                + "; ".join(sets) + "; f.close(); os.replace(t, q)")
+        code = head + _tiff_update_code(p, sets)
     elif suffix.lower() in (*_NETCDF_SUFFIXES, _ZARR_SUFFIX) and var is not None:
         name = json.dumps(var)
         sets = ([f"ds[{name}].attrs[\"scale_factor\"] = {scale:g}"] if scale is not None
