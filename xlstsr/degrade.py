@@ -251,7 +251,7 @@ def coarsen(
     lst = select_lst(lst, variable, operation="coarsen")[0]
     # an unfinished upscale_to_zarr store's unwritten steps read as NaN: coarsened, they lost
     # the store's status mark and a computed copy went to to_cogs as all-NaN "cloudy" dates
-    refuse_incomplete_inputs(lst, None)
+    refuse_incomplete_inputs(lst, None, roles=("LST", "guide"))
     check_bool("mask_out_of_range", mask_out_of_range)  # "no" is truthy: it would mean True
     if emissivity is not None:
         # before the lat/lon rename below: an ndarray there raised "has no attribute 'rename'"

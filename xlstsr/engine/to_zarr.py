@@ -37,7 +37,6 @@ client itself dies, rerun with ``mode="resume"``.
 from __future__ import annotations
 
 import errno
-import glob
 import hashlib
 import itertools
 import json
@@ -70,6 +69,8 @@ from ..io.zarr import (
     STATUS_ATTR,
     WRITER_ATTR,
     ZARR_MARKERS,
+    aside_path,
+    aside_time,
     file_uri_path,
     files_read,
     holds_zarr_metadata,
@@ -77,8 +78,10 @@ from ..io.zarr import (
     live_writer,
     local_path,
     refuse_incomplete_inputs,
+    restore_advice,
     store_exists,
     store_url_key,
+    stores_left_aside,
     url_key,
     urls_read,
     writer_stamp,
@@ -672,12 +675,12 @@ def _set_aside(store: Any) -> Path | None:
     p = _local_folder(store)
     if p is None or not p.is_dir() or p.is_symlink():  # a link: replaced in place, as before
         return None
-    if _status_of(p) not in (None, COMPLETE) and _nothing_written(p) and _left_aside(p):
+    if _status_of(p) not in (None, COMPLETE) and _nothing_written(p) and stores_left_aside(p):
         shutil.rmtree(p)
         log.info("upscale_to_zarr: removed the unfinished store at %s (an interrupted "
                  "overwrite's, no region written; the store it replaced stays set aside)", p)
         return None
-    aside = p.with_name(f".{p.name}.replaced-{os.getpid()}-{time.time_ns()}")
+    aside = aside_path(p)
     p.rename(aside)
     return aside
 
@@ -745,40 +748,7 @@ def _status_of(p: Path) -> Any:
         return None
 
 
-def _aside_time(aside: Path) -> int:
-    """When ``aside`` (``.<name>.replaced-<pid>-<ns>``) was set aside, in ns (0 if unknown)."""
-    ns = aside.name.rsplit("-", 1)[-1]
-    return int(ns) if ns.isdigit() else 0
-
-
-def _left_aside(p: Path) -> list[Path]:
-    """The stores interrupted ``mode="w"`` runs set aside for the store at ``p``, oldest first:
-    those of a run still going on (this one, or one on another machine) are not counted."""
-    import socket
-
-    import zarr
-
-    try:  # the run that set a store aside records itself in the new store
-        attrs = dict(zarr.open_group(str(p), mode="r").attrs)
-    except (OSError, ValueError, zarr.errors.BaseZarrError):
-        attrs = {}
-    w = attrs.get(WRITER_ATTR) if isinstance(attrs.get(WRITER_ATTR), Mapping) else {}
-    running = attrs.get(STATUS_ATTR) not in (None, COMPLETE)
-    left = []
-    for aside in p.parent.glob(f".{glob.escape(p.name)}.replaced-*"):
-        pid = aside.name[len(f".{p.name}.replaced-"):].split("-")[0]
-        if not pid.isdigit():
-            continue
-        if running and w.get("pid") == int(pid):
-            if w.get("host") != socket.gethostname() or live_writer(attrs) is not None:
-                continue  # that run goes on (on another machine, it cannot be checked)
-        elif _process_alive(int(pid)):
-            continue  # a run in progress sets its own aside
-        left.append(aside)
-    return sorted(left, key=lambda a: (_aside_time(a), a.name))
-
-
-def _warn_left_aside(store: Any, resumed: bool = False, overwritten: bool = False) -> None:
+def _warn_left_aside(store: Any, mode: str) -> None:
     """Name the stores an interrupted ``mode="w"`` run left set aside (a process killed by the
     OOM killer or a wall-time limit): each is a hidden copy as large as the earlier result,
     which nothing else would ever report or remove.
@@ -786,18 +756,20 @@ def _warn_left_aside(store: Any, resumed: bool = False, overwritten: bool = Fals
     Each is told finished or not, and only one is advised back to the path: the latest finished
     result (else the latest unfinished store), never over a finished store at the path. Two
     copies each advised back, run in turn, deleted the result the first had restored.
-    ``resumed``: the store at the path is about to be completed (``mode="resume"``), so that no
-    copy is advised back over it (advice printed first, followed after it, deleted it).
-    ``overwritten``: the path is about to hold this run's result (``mode="w"``), so the same:
-    each copy is advised a path of its own (a restore, followed after the run, deleted the new
-    result)."""
+    ``mode`` is this run's: a resume of the store at the path is about to complete it, and
+    ``mode="w"`` - or any mode on a path where no store exists (``"w-"``, a resume started
+    afresh) - is about to write this run's result there, so that no copy is advised back over
+    it: each is advised a path of its own (a restore, followed after the run, failed on the
+    new result or deleted it)."""
     if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
         return
     p = Path(store)
-    asides = _left_aside(p)
+    asides = stores_left_aside(p)
     if not asides:
         return
     here = _status_of(p) if p.is_dir() else None
+    resumed = mode == "resume" and here is not None
+    overwritten = mode == "w" or (mode in ("w-", "resume") and not store_exists(p))
     status = {a: _status_of(a) for a in asides}
     finished = [a for a in asides if status[a] in (None, COMPLETE)]
     back = (finished or asides)[-1]
@@ -806,14 +778,14 @@ def _warn_left_aside(store: Any, resumed: bool = False, overwritten: bool = Fals
         what = (" (a finished result)" if status[aside] == COMPLETE else "" if done
                 else " (an unfinished store, an earlier interrupted run's: no finished result)")
         gone = f"`import shutil; shutil.rmtree({str(aside)!r})`"
-        if overwritten or here == COMPLETE or (resumed and here is not None):
-            now = ("to hold the result this run (mode='w') writes" if overwritten
+        if overwritten or here == COMPLETE or resumed:
+            now = (f"to hold the result this run (mode={mode!r}) writes" if overwritten
                    else "a finished result" if here == COMPLETE
                    else "being completed by this resume")
             advice = (f"The store at {p} is {now}, which this copy must not replace: to keep "
                       f"both, {_move_advice(p, aside)}, or delete it ({gone}) to free its space.")
         elif aside is back:
-            advice = (f"{_restore_advice(p, aside, here not in (None, COMPLETE))}"
+            advice = (f"{restore_advice(p, aside, here not in (None, COMPLETE))}"
                       + (", then complete it with mode='resume'" if not done else "")
                       + f", or delete it ({gone}) to free its space.")
         elif done:
@@ -834,21 +806,8 @@ def _warn_left_aside(store: Any, resumed: bool = False, overwritten: bool = Fals
 
 def _move_advice(p: Path, aside: Path) -> str:
     """Code that moves a set-aside store to a path of its own beside ``p``."""
-    to = p.with_name(f"{p.stem}.earlier-{_aside_time(aside)}{p.suffix}")
+    to = p.with_name(f"{p.stem}.earlier-{aside_time(aside)}{p.suffix}")
     return f"move it to a path of its own (`import os; os.rename({str(aside)!r}, {str(to)!r})`)"
-
-
-def _restore_advice(p: Path, aside: Path, unfinished: bool) -> str:
-    """How to put a set-aside store back at ``p``: a rename, after removing what sits there now
-    (the interrupted run's unfinished store: a rename onto a folder that is not empty fails)."""
-    back = f"os.rename({str(aside)!r}, {str(p)!r})"
-    if not (p.exists() or p.is_symlink()):
-        return f"Restore that result with `import os; {back}`"
-    what = "the unfinished store that run started" if unfinished else "the store"
-    gone = (f"shutil.rmtree({str(p)!r})" if p.is_dir() and not p.is_symlink()
-            else f"os.remove({str(p)!r})")
-    return (f"To restore that result, remove {what} at {p} first, then rename it back: "
-            f"`import os, shutil; {gone}; {back}`")
 
 
 def _release_writer(store: Any) -> None:
@@ -865,18 +824,6 @@ def _release_writer(store: Any) -> None:
     except Exception as err:  # best effort: the error being raised is the one that matters
         log.debug("upscale_to_zarr: writer stamp of %s not removed (%s)", _store_label(store),
                   err)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
 
 
 def _put_back(store: Any, aside: Path | None) -> bool:
@@ -2297,7 +2244,9 @@ def upscale_to_zarr(
     method_options = _merged_options(method_options, options)
     store = _normal_store(store)
     _check_store(store, mode)
-    _warn_left_aside(store, resumed=mode == "resume", overwritten=mode == "w")
+    # every mode that starts a store at the path (mode="w-" on a path left free, a resume of an
+    # absent store) writes its own result there: a copy advised back to it then failed
+    _warn_left_aside(store, mode)
     progress = False if progress is None else check_bool("progress", progress)
     _refuse_store_over_inputs(store, source, guide)
     refuse_incomplete_inputs(source, guide)
@@ -2641,7 +2590,7 @@ def upscale_to_zarr(
                 ) from err
             if not claimed:
                 kept = (f" The store mode='w' was to replace is kept at {aside}: "
-                        f"{_restore_advice(folder, aside, True)} once that run has finished, if "
+                        f"{restore_advice(folder, aside, True)} once that run has finished, if "
                         "you want it back." if aside is not None else "")
                 raise XlstsrError(
                     f"the store {_store_label(store)} was started just now by another run "

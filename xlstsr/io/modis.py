@@ -764,23 +764,29 @@ def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | N
         )
 
 
-def _refuse_repeats(paths: Sequence[Path]) -> None:
+def _refuse_repeats(paths: Sequence[Path], given: Sequence[Any]) -> None:
     """Refuse one file listed twice (overlapping globs; once absolute, once relative; through
-    a symlink): it was called "copies of one granule" and told to remove the copy, which
-    deleted the only file."""
-    seen: dict[str, Path] = {}
-    for p in paths:
+    a symlink; once as a ``file://`` URL): it was called "copies of one granule" and told to
+    remove the copy, which deleted the only file. ``given`` are the entries as the user wrote
+    them (``paths`` the local paths they name): the URL's entry was named as its path, "twice".
+    """
+    seen: dict[str, int] = {}
+    for i, p in enumerate(paths):
         real = os.path.realpath(absolute_path(p))
         if real not in seen:
-            seen[real] = p
+            seen[real] = i
             continue
-        same = (f"{p} twice" if str(p) == str(seen[real])
-                else f"{seen[real]} and {p}, the same file,")
+        first = given[seen[real]]
+        same = (f"{given[i]} twice" if os.fspath(given[i]) == os.fspath(first)
+                else f"{first} and {given[i]}, the same file,")
+        # the advice's key reads a file:// URL as open_modis does (a realpath of the URL
+        # itself kept both, and the advice looped); the first name of each file is kept
         raise XlstsrError(
             f"the list of granules names {same} ({real}): each granule is one step. "
-            "De-duplicate the list, e.g. "
-            "`list({os.path.realpath(os.path.expanduser(f)): f for f in files}.values())` "
-            "(keeping your names), and open it again (no file needs removing)."
+            "De-duplicate the list, e.g. `from xlstsr.io.zarr import file_uri_path; "
+            "files = list({os.path.realpath(os.path.expanduser(file_uri_path(f) or f)): f "
+            "for f in reversed(files)}.values())` (keeping the first name you gave each file; "
+            "open_modis orders the steps by date), and open it again (no file needs removing)."
         )
 
 
@@ -797,6 +803,7 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
         if not found:
             raise InputNotFoundError(f"no MODIS granule matches {s!r}; check the folder and "
                                      "the pattern (e.g. 'MOD11A1.A2020*.h18v04.*.hdf').")
+        _refuse_repeats(found, found)  # a link among the matches to another of them
         return found
     if not isinstance(path, Iterable) or isinstance(path, (bytearray, memoryview)):
         # a bytearray is no path to open() either: iterated, it gave integers, "got int 47"
@@ -810,7 +817,9 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
                              "granules: pass paths (str or pathlib.Path), e.g. "
                              "sorted(Path('folder').glob('MOD11A1.*.hdf'))")
     # a file:// URL (percent-encoded, as Path.as_uri() writes it) is a local granule
-    return [file_uri_path(q) or Path(q) for q in map(os.fsdecode, paths)]
+    local = [file_uri_path(q) or Path(q) for q in map(os.fsdecode, paths)]
+    _refuse_repeats(local, paths)
+    return local
 
 
 def open_modis(
@@ -927,7 +936,6 @@ def open_modis(
         return _open_one(path, variable, qc, max_modland, decode, chunks, explicit_qc)  # type: ignore[arg-type]
     if not paths:
         raise XlstsrError("open_modis got an empty list of granules")
-    _refuse_repeats(paths)
     log.info("open_modis: %d granules, %s", len(paths), variable)
     recorded: list[tuple[str, str] | None] = []
     arrays = [_open_one(p, variable, qc, max_modland, decode, chunks, explicit_qc, recorded)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
@@ -66,6 +68,16 @@ def _process_start(pid: int) -> float | None:
         return None
 
 
+def process_runs(pid: int, start: Any = None) -> bool:
+    """True if process ``pid`` runs on this machine and, where its start time ``start`` (as
+    :func:`writer_stamp` records it) is given, is the process that recorded it: a later
+    process given the same pid (a container's PID 1, a recycled pid) is not."""
+    now = _process_start(pid)
+    if now is None:
+        return False
+    return not (isinstance(start, (int, float)) and abs(now - float(start)) > 1)
+
+
 def writer_stamp() -> dict[str, Any]:
     """This process, as recorded in the store it writes (:data:`WRITER_ATTR`)."""
     import socket
@@ -94,13 +106,109 @@ def live_writer(attrs: Any) -> dict[str, Any] | None:
     pid = w.get("pid")
     if w.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
         return None
-    start = _process_start(pid)
-    if start is None:
+    # a pid given to another process since is not the writer
+    return dict(w) if process_runs(pid, w.get("process_start")) else None
+
+
+def _process_alive(pid: int) -> bool:
+    """True if a process ``pid`` runs (any process given that pid: a name without the start
+    time, written before it was recorded, cannot tell a later one)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def aside_path(p: Path) -> Path:
+    """Where an upscale_to_zarr ``mode="w"`` run sets the store at ``p`` aside:
+    ``.<name>.replaced-<pid>-<start>-<ns>``, this process with its start time as
+    :func:`writer_stamp` records it, rounded (``<pid>-<ns>`` where that is unknown). The pid
+    alone was taken for a run still going on when a later process got the same pid (a
+    container's PID 1): its set-aside result stayed hidden and unnamed."""
+    start = writer_stamp().get("process_start")
+    who = f"{os.getpid()}" + (f"-{round(start)}" if isinstance(start, (int, float)) else "")
+    return p.with_name(f".{p.name}.replaced-{who}-{time.time_ns()}")
+
+
+def _aside_process(p: Path, aside: Path) -> tuple[int, int | None] | None:
+    """The process (pid, start time or None) that set ``aside`` aside from the store at ``p``
+    (:func:`aside_path`), or None for a name not of that form."""
+    parts = aside.name[len(f".{p.name}.replaced-"):].split("-")
+    if len(parts) not in (2, 3) or not all(x.isdigit() for x in parts):
         return None
-    recorded = w.get("process_start")
-    if isinstance(recorded, (int, float)) and abs(start - float(recorded)) > 1:
-        return None  # the pid was given to another process since
-    return dict(w)
+    return int(parts[0]), (int(parts[1]) if len(parts) == 3 else None)
+
+
+def aside_time(aside: Path) -> int:
+    """When ``aside`` (:func:`aside_path`) was set aside, in ns (0 if unknown)."""
+    ns = aside.name.rsplit("-", 1)[-1]
+    return int(ns) if ns.isdigit() else 0
+
+
+def _root_attrs_at(p: Path) -> dict[str, Any]:
+    """The root attributes of the store folder ``p`` ({} when it is no readable Zarr group)."""
+    import zarr
+
+    try:
+        return dict(zarr.open_group(str(p), mode="r").attrs)
+    except (OSError, ValueError, zarr.errors.BaseZarrError):
+        return {}
+
+
+def stores_left_aside(p: Path) -> list[Path]:
+    """The stores interrupted upscale_to_zarr ``mode="w"`` runs set aside for the store at
+    ``p``, oldest first: those of a run still going on (one on another machine included) are
+    not counted. This process's own are (a call sets its own aside only after asking): an
+    earlier call's, left."""
+    import socket
+
+    attrs = _root_attrs_at(p)  # the run that set a store aside records itself in the new store
+    w = attrs.get(WRITER_ATTR) if isinstance(attrs.get(WRITER_ATTR), Mapping) else {}
+    running = attrs.get(STATUS_ATTR) not in (None, COMPLETE)
+    left = []
+    for aside in p.parent.glob(f".{glob.escape(p.name)}.replaced-*"):
+        who = _aside_process(p, aside)
+        if who is None:
+            continue
+        pid, start = who
+        if running and w.get("pid") == pid:
+            if w.get("host") != socket.gethostname() or live_writer(attrs) is not None:
+                continue  # that run goes on (on another machine, it cannot be checked)
+        elif pid != os.getpid() and (process_runs(pid, start) if start is not None
+                                     else _process_alive(pid)):
+            continue  # a run in progress sets its own aside
+        left.append(aside)
+    return sorted(left, key=lambda a: (aside_time(a), a.name))
+
+
+def _replaced_result(p: Path) -> str:
+    """The store an interrupted ``mode="w"`` run set aside from ``p`` (the latest finished
+    one), with how to put it back, as a sentence; "" if none. The unfinished store such a run
+    leaves at ``p`` was told to be completed only: the earlier result, kept hidden beside it,
+    was not named."""
+    done = [a for a in stores_left_aside(p)
+            if _root_attrs_at(a).get(STATUS_ATTR) in (None, COMPLETE)]
+    if not done:
+        return ""
+    what = " (a finished result)" if _root_attrs_at(done[-1]).get(STATUS_ATTR) else ""
+    return (f" The store that run (mode='w') replaced is kept, hidden, at {done[-1]}{what}. "
+            f"{restore_advice(p, done[-1], True)}.")
+
+
+def restore_advice(p: Path, aside: Path, unfinished: bool) -> str:
+    """How to put a set-aside store back at ``p``: a rename, after removing what sits there now
+    (the interrupted run's unfinished store: a rename onto a folder that is not empty fails)."""
+    back = f"os.rename({str(aside)!r}, {str(p)!r})"
+    if not (p.exists() or p.is_symlink()):
+        return f"Restore that result with `import os; {back}`"
+    what = "the unfinished store that run started" if unfinished else "the store"
+    gone = (f"shutil.rmtree({str(p)!r})" if p.is_dir() and not p.is_symlink()
+            else f"os.remove({str(p)!r})")
+    return (f"To restore that result, remove {what} at {p} first, then rename it back: "
+            f"`import os, shutil; {gone}; {back}`")
 
 
 #: files at the root of a Zarr store (v3, v2 group, v2 array)
@@ -252,6 +360,7 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
             + "); the others read as NaN. Complete it with "
             "`xlstsr.upscale_to_zarr(..., mode='resume')` and the same arguments (`xlstsr upscale "
             "IN OUT --resume`), or, to look at the part written, open it with `xr.open_zarr`."
+            + (_replaced_result(Path(path)) if local else "")
         )
     group = kwargs.get("group")
     where = f"group {group!r} of the store" if group else "store"
@@ -784,17 +893,19 @@ def _arrays_of(obj: Any) -> list[tuple[xr.DataArray, Mapping]]:
     return []
 
 
-def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
+def refuse_incomplete_inputs(source: Any, guide: Any,
+                             roles: tuple[str, str] = ("source", "guide")) -> None:
     """Refuse a lazy input or guide that reads unwritten time steps of the store of an
     unfinished upscale_to_zarr run (``xr.open_zarr`` opens it; its unwritten steps are NaN and
     would be streamed on, or exported, as if cloudy), be the store local, on a URL
     (``s3://``...) or in memory; a selection of its written steps only passes. A copy in memory
     (``.load()``) carries the variable's ``xlstsr_status`` attribute: its steps without a valid
     pixel are refused (the store, which tells unwritten from cloudy, is no longer read). A path
-    is checked when it is opened (:func:`xlstsr.io.open_zarr`)."""
+    is checked when it is opened (:func:`xlstsr.io.open_zarr`). ``roles``: what the refusal
+    calls the two (upscale_to_zarr reads a "source"; the LST given to coarsen is no source)."""
     import zarr
 
-    for role, obj in (("source", source), ("guide", guide)):
+    for role, obj in zip(roles, (source, guide)):
         if isinstance(obj, (str, os.PathLike)):
             continue
         for da, holder in _arrays_of(obj):
