@@ -96,9 +96,10 @@ def test_law_limits_refused_before_any_work_with_advice_for_the_method(scene, mo
         np.testing.assert_array_equal(b3.values, xlstsr.upscale(lst, 3, "bicubic").values)
         small = lst.isel(y=slice(0, 12), x=slice(0, 12))
         xlstsr.upscale(small, 4, "bicubic", scale_correction="law")
-        # nearest: advised None, not the fixed gain it refuses
-        with pytest.raises(errors.GridError, match=r"power of two.*scale_correction=None"):
-            xlstsr.upscale(lst, 3, "nearest", scale_correction="auto")
+        # nearest: as bicubic, left as it is at any factor (review 53: the law was fitted, or
+        # its limits refused, for an output it leaves as it is)
+        n3 = xlstsr.upscale(lst, 3, "nearest", scale_correction="auto")
+        np.testing.assert_array_equal(n3.values, xlstsr.upscale(lst, 3, "nearest").values)
     # a detail-adding method: refused before the method runs, advising a fixed gain
     import importlib
 

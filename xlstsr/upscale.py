@@ -35,6 +35,8 @@ from .methods import get_method
 from .methods.base import UpscaleMethod
 from .methods.bicubic import Bicubic, Nearest
 from .validate import (
+    _LAT_NAMES,
+    _LON_NAMES,
     MAX_FACTOR,
     MAX_OUTPUT_CHUNK_BYTES,
     check_bool,
@@ -112,9 +114,11 @@ def upscale(
         removed); an image whose law cannot be fitted (too few clear 2 x 2 blocks: cloud) is
         left as the method made it, with a warning. ``"bicubic"`` has no fine detail of its
         own to rescale: under a law (``"auto"``, ``"law"``, ``"law-lst"``) its output is left
-        as it is, with a warning (at any factor: the laws are not run on it), and a fixed gain
-        is refused (it would only add block edges); ``"nearest"`` takes ``"auto"`` alone (its
-        within-block "detail" is its block edges: the other modes are refused).
+        as it is, with a warning (at any factor: the laws are not run on it; the result
+        records ``xlstsr_scale_correction="none"``), and a fixed gain is refused (it would only
+        add block edges); ``"nearest"`` takes ``"auto"`` alone, which leaves its output as it
+        is in the same way (its within-block "detail" is its block edges: the other modes
+        are refused).
         The laws need a power-of-two factor and an LST of at least 16 x 16 pixels (refused
         before any work, dask included). A number is a fixed detail gain
         (e.g. one calibrated on fine truth of other ground by
@@ -202,7 +206,9 @@ def upscale(
         which ``history`` also names). Lazy if the input is dask-backed. Output pixels are NaN exactly
         where their coarse pixel is a gap, declared as its nodata (``rio.nodata``, an encoded
         ``_FillValue`` of NaN, which ``rio.to_raster`` writes; to write integers, declare an
-        integer nodata first: ``sr.rio.write_nodata(-9999, encoded=True)``).
+        integer nodata first: ``sr.rio.write_nodata(-9999, encoded=True)``). Coordinates of
+        the input along its spatial dims other than the dims' own (2-D ``lat``/``lon``) are
+        of the input grid: they are dropped, with a warning that says how to recompute them.
 
     Raises
     ------
@@ -260,6 +266,26 @@ def upscale(
             f"method {m.recorded_name()!r} needs a fine guide (e.g. NDVI at 250 m): pass "
             "`guide=ndvi`."
         )
+    mode = None if scale_correction is None else check_mode(scale_correction)
+    # by class, not by name: a subclass (bicubic plus an unsharp mask) inherits the name
+    # 'bicubic' but adds detail, as does a user's class registered in place of it
+    nearest, bicubic = type(m) is Nearest, type(m) is Bicubic
+    if (nearest and mode not in (None, "auto")) or (bicubic and isinstance(mode, float)):
+        # they add no detail: nearest's within-block "detail" is its block edges, which the law
+        # amplified (18.6 K changes, RMSE 2.29 -> 3.83 K); bicubic made coarse-consistent block
+        # by block by a fixed gain gained edges (up to 1.65 K, whatever the gain, 1 included;
+        # the laws leave it as it is)
+        raise XlstsrError(
+            f"scale_correction={scale_correction!r} rescales a method's within-block detail, and "
+            f"method {m.recorded_name()!r} adds none: use it with a method that adds detail "
+            "('sisr', 'disr', 'tsharp', 'dms'), or drop scale_correction."
+        )
+    # the laws leave bicubic's and nearest's outputs as they are (no detail of their own): not
+    # run at all, so at a factor or size the laws cannot take it is the same no-op, not a
+    # refusal whose advice (a fixed gain) they refuse; recorded as not done (nearest's "auto"
+    # was recorded and its law fitted for nothing, without a word)
+    skip_correction = (bicubic or nearest) and isinstance(mode, str)
+    applied = None if skip_correction else scale_correction
     if calibration is not None:  # before any work
         from .calibration import Calibration
 
@@ -279,7 +305,7 @@ def upscale(
         # them: keep_attrs=False records no overpass, and apply_calibration of such a result
         # checks none), its options and scale correction included, which move the bias too
         # (conserve=True was refused only after the whole upscale)
-        ahead = provenance_attrs(lst.attrs if keep_attrs else {}, m, factor, scale_correction)
+        ahead = provenance_attrs(lst.attrs if keep_attrs else {}, m, factor, applied)
         # with the LST's overpass coordinates, which the result keeps and _day_night reads
         # first: a night field selected from a (time, overpass) stack kept the day field's
         # name, and a coordinate-less stand-in was refused a night calibration as 'day'
@@ -295,36 +321,17 @@ def upscale(
                 "ndvi=ndvi_on_the_output_grid)` (from xlstsr.calibration), or fit one without "
                 "the NDVI term (`fit_calibration(sr, truth)`)."
             )
-    mode = None if scale_correction is None else check_mode(scale_correction)
-    # by class, not by name: a subclass (bicubic plus an unsharp mask) inherits the name
-    # 'bicubic' but adds detail, as does a user's class registered in place of it
-    nearest, bicubic = type(m) is Nearest, type(m) is Bicubic
-    if (nearest and mode not in (None, "auto")) or (bicubic and isinstance(mode, float)):
-        # they add no detail: nearest's within-block "detail" is its block edges, which the law
-        # amplified (18.6 K changes, RMSE 2.29 -> 3.83 K); bicubic made coarse-consistent block
-        # by block by a fixed gain gained edges (up to 1.65 K, whatever the gain, 1 included;
-        # the laws leave it as it is)
-        raise XlstsrError(
-            f"scale_correction={scale_correction!r} rescales a method's within-block detail, and "
-            f"method {m.recorded_name()!r} adds none: use it with a method that adds detail "
-            "('sisr', 'disr', 'tsharp', 'dms'), or drop scale_correction."
-        )
-    # the laws leave bicubic's output as it is (no detail of its own): not run at all, so at a
-    # factor or size the laws cannot take it is the same no-op, not a refusal whose advice (a
-    # fixed gain) bicubic refuses
-    skip_correction = bicubic and isinstance(mode, str)
     if not skip_correction:
         # the laws' own limits, before any work (they were raised by the correction after the
         # method had run, and on dask only at compute)
         check_law_applicable(mode, factor, _spatial_shape(lst, names), advice=(
-            f"pass scale_correction=None (method {m.recorded_name()!r} adds no within-block "
-            "detail for a fixed gain to rescale)" if nearest else
             "pass a fixed detail gain instead (scale_correction=0.8, calibrated with "
             "xlstsr.correction.calibrate_detail_gain) or None"))
-    if bicubic and mode is not None:  # the law modes (a fixed gain is refused above)
+    else:  # the law modes (a fixed gain is refused above)
         warn(
-            f"scale_correction={scale_correction!r} leaves method 'bicubic''s output as it is: "
-            "it adds no within-block detail to rescale. Use it with a method that adds detail "
+            f"scale_correction={scale_correction!r} leaves method {m.recorded_name()!r}'s "
+            "output as it is: it adds no within-block detail to rescale (recorded as "
+            "xlstsr_scale_correction='none'). Use it with a method that adds detail "
             "('sisr', 'disr', 'tsharp', 'dms'), or drop scale_correction."
         )
     # the guide the correction reads, for a method that does not take one: only the laws that
@@ -347,6 +354,7 @@ def upscale(
                       user_coords=all(back.get(d, d) in lst.coords for d in ("y", "x")),
                       user_flips=_flips(lst))
     warn_if_super_resolved(kelvin)
+    _warn_dropped_coords(kelvin, back)
     offset_record = None  # what guide_offset did, for the provenance (no guide: nothing)
     if guide is not None:
         guide, offset_record = _aligned_guide(
@@ -420,7 +428,7 @@ def upscale(
         result = result.rename(back).rio.set_spatial_dims(x_dim=back["x"], y_dim=back["y"])
     result.name = lst.name
     result.attrs = provenance_attrs(
-        lst.attrs if keep_attrs else {}, m, factor, scale_correction,
+        lst.attrs if keep_attrs else {}, m, factor, applied,
         history=lst.attrs.get("history"), guide_offset=offset_record,
     )
     from .calibration import apply_calibration
@@ -636,8 +644,9 @@ def _correction_reads_guide(m: UpscaleMethod, mode: str | float | None) -> bool:
     """Whether ``scale_correction=mode`` reads the guide on ``m``'s output: the laws
     ``"auto"`` and ``"law"`` shift the LST law below its resolution with the guide
     (:func:`xlstsr.kernels.correction.fit_variance_law`); ``"law-lst"`` ignores it, a fixed gain
-    fits no law, and bicubic's output, with no detail of its own, is left as it is."""
-    return mode in ("auto", "law") and type(m) is not Bicubic
+    fits no law, and bicubic's and nearest's outputs, with no detail of their own, are left as
+    they are."""
+    return mode in ("auto", "law") and type(m) not in (Bicubic, Nearest)
 
 
 def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> UpscaleMethod:
@@ -875,6 +884,40 @@ def _report_guide_step(m: UpscaleMethod, step: int, stats: Mapping[str, np.ndarr
     """:func:`_guide_watch`'s report of one step (its index ``step`` of ``n``)."""
     _warn_guide_steps(m, stats, [step], n, lead, factor=factor, static=static, gaps=True,
                       constant=constant, said=said)
+
+
+def _warn_dropped_coords(kelvin: xr.DataArray, back: Mapping[Hashable, Hashable]) -> None:
+    """Warn, naming them and how to have them on the output grid, of the LST's coordinates
+    along its spatial dims other than the dims' own (2-D ``lat(y, x)``/``lon(y, x)``, a 1-D
+    ``row(y)``): they hold the coarse grid's values, which the output cannot keep, and they
+    were dropped without a word (1-D and scalar coordinates of other dims are kept).
+    ``back``: the user's names of dims renamed ``y``/``x``."""
+    ydim, xdim = spatial_dims(kelvin)
+    dropped = [k for k, v in kelvin.coords.items()
+               if k not in (ydim, xdim) and (ydim in v.dims or xdim in v.dims)]
+    if not dropped:
+        return
+    y, x = (str(back.get(d, d)) for d in (ydim, xdim))
+    first = dropped[0]
+    on = ", ".join(f"{back.get(d, d)}=sr[{str(back.get(d, d))!r}]"
+                   for d in kelvin[first].dims if d in (ydim, xdim))
+    geo = [str(k).lower() for k in dropped]
+    lonlat = (any(k in _LAT_NAMES for k in geo) and any(k in _LON_NAMES for k in geo))
+    lat_name = next(k for k in dropped if str(k).lower() in _LAT_NAMES) if lonlat else None
+    lon_name = next(k for k in dropped if str(k).lower() in _LON_NAMES) if lonlat else None
+    warn(
+        f"upscale drops the LST's coordinate(s) {[str(k) for k in dropped]} along its "
+        f"'{y}'/'{x}' dims: they hold the input grid's values, not the output's. Recompute "
+        "them on the result (`sr` below; `lst`, the LST given)"
+        + (f": {lon_name}/{lat_name} from its CRS, `from pyproj import Transformer; lon, lat = "
+           "Transformer.from_crs(sr.rio.crs, 'EPSG:4326', always_xy=True).transform("
+           f"*np.meshgrid(sr[{x!r}], sr[{y!r}])); sr = sr.assign_coords({lon_name}=(({y!r}, "
+           f"{x!r}), lon), {lat_name}=(({y!r}, {x!r}), lat))`, or any of them by interpolation"
+           if lonlat else " by interpolation")
+        + f", `sr = sr.assign_coords({first}=lst[{str(first)!r}].reset_coords(drop=True)."
+        f"interp({on}, kwargs={{'fill_value': 'extrapolate'}}))`.",
+        UserWarning,
+    )
 
 
 def _any_lazy(*objs: Any) -> bool:

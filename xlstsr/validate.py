@@ -542,10 +542,11 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
             "`-tps` for a thin-plate-spline fit of many GCPs), and open that one."
         )
     if missing and t is not None:
-        da = da.assign_coords({
-            ydim: t.f + (np.arange(da.sizes[ydim]) + 0.5) * t.e,
-            xdim: t.c + (np.arange(da.sizes[xdim]) + 0.5) * t.a,
-        })
+        # the missing axis only: the labels of the other are the truth (an edge pad keeps the
+        # unpadded transform; rebuilt from it with the other's, every pixel moved a pixel)
+        edges = {ydim: (t.f, t.e), xdim: (t.c, t.a)}
+        da = da.assign_coords({d: edges[d][0] + (np.arange(da.sizes[d]) + 0.5) * edges[d][1]
+                               for d in missing})
     require_georeferenced(da, what, user_dims=back)
     _warn_corner_coordinates(da, what, t)
     return north_up(_standard_grid_mapping(da))
@@ -1001,12 +1002,22 @@ def _require_regular(da: xr.DataArray, what: str, dim: str, name: str | None) ->
         # (probe 52 U/6)
         n = name or dim
         v = _advice_var(what)
-        fix = (f"drop them, `{v} = {v}.drop_vars('{n}')`, and they are rebuilt from the "
-               "transform written in its grid mapping"
-               if _transform_fits_labels(da, dim, c64) else
-               f"assign the pixel-centre coordinates, `{v} = {v}.assign_coords({n}=FIRST + "
-               f"STEP * np.arange({c64.size}))` with the grid's first centre and pixel step "
-               f"(or write its transform, `{v}.rio.write_transform(...)`, and drop them)")
+        line = _line_through_once(c64, c.dtype)
+        if _transform_fits_labels(da, dim, c64):
+            fix = (f"drop them, `{v} = {v}.drop_vars('{n}')`, and they are rebuilt from the "
+                   "transform written in its grid mapping")
+        elif line is not None:
+            # an edge pad or a reindex repeats border labels: the one regular grid its other
+            # labels lie on places every pixel, the padded ones a step beyond the border
+            fix = (f"assign the regular grid its labels that occur once lie on, `{v} = "
+                   f"{v}.assign_coords({n}={_regular(line[0], line[1], c64.size)})` "
+                   "(the repeated ones become the steps before or after them; for another "
+                   f"grid, `{v}.assign_coords({n}=FIRST + STEP * np.arange({c64.size}))` with "
+                   "its first centre and pixel step)")
+        else:
+            fix = (f"assign the pixel-centre coordinates, `{v} = {v}.assign_coords({n}=FIRST + "
+                   f"STEP * np.arange({c64.size}))` with the grid's first centre and pixel step "
+                   f"(or write its transform, `{v}.rio.write_transform(...)`, and drop them)")
         raise GridError(
             f"the {what}'s '{n}' coordinates repeat values ({c64.size} labels, {distinct} "
             + ("distinct: every one the same" if distinct == 1 else "distinct") + "): they "
@@ -1021,22 +1032,59 @@ def _require_regular(da: xr.DataArray, what: str, dim: str, name: str | None) ->
 
 
 def _transform_fits_labels(da: xr.DataArray, dim: Hashable, c: np.ndarray) -> bool:
-    """Whether ``da`` has a transform written in its grid mapping whose pixel centres along
-    ``dim`` agree with the labels ``c`` that occur once: a padded array (xarray's edge pad
-    repeats its border labels) keeps the unpadded grid's transform, and rebuilt from it every
-    pixel moved by the pad (review 52g/1: 1.85 km, without a warning)."""
+    """Whether ``da`` has a transform written in its grid mapping whose pixel centres agree,
+    along ``dim``, with the labels ``c`` that occur once, and along the other spatial dim with
+    its labels (where it has them) that occur once: a padded array (xarray's edge pad repeats
+    its border labels) keeps the unpadded grid's transform, and rebuilt from it every pixel
+    moved by the pad (review 52g/1: 1.85 km, without a warning). An array padded along both
+    dims was told to drop one dim's labels because that one fitted, the other did not: a
+    transform the labels of one axis contradict is stale, so none is rebuilt from it."""
     t = _written_transform(da)
     if t is None or t.b != 0 or t.d != 0:
         return False
     try:
-        ydim, _ = spatial_dims(da)
+        ydim, xdim = spatial_dims(da)
     except Exception:
         return False
-    first, step = (t.f, t.e) if dim == ydim else (t.c, t.a)
-    centres = first + step * (np.arange(c.size) + 0.5)
+    for d, first, step in ((ydim, t.f, t.e), (xdim, t.c, t.a)):
+        if d == dim:
+            labels = c
+        elif d in da.coords and da[d].ndim == 1:
+            labels = np.asarray(da[d].values)
+        else:  # no labels: nothing contradicts the transform along it
+            continue
+        if not np.issubdtype(labels.dtype, np.number):
+            return False
+        v = labels.astype(np.float64)
+        centres = first + step * (np.arange(v.size) + 0.5)
+        values, counts = np.unique(v, return_counts=True)
+        once = np.isin(v, values[counts == 1])
+        # float32 labels carry their own rounding (~0.5 m at 5e6 m): not a stale transform
+        tol = 1e-3 * abs(step) + (2 * np.spacing(np.abs(labels[once])).astype(np.float64)
+                                  if labels.dtype.kind == "f" else 0.0)
+        if not np.all(np.abs(v[once] - centres[once]) <= tol):
+            return False
+    return True
+
+
+def _line_through_once(c: np.ndarray, dtype: Any) -> tuple[float, float] | None:
+    """The (first centre, step) of the one regular grid the labels ``c`` (float64, of
+    ``dtype``) that occur once lie on at their positions, or None where fewer than two occur
+    once or they lie on none: an edge-padded or forward-filled axis, whose repeated labels are
+    the copied border pixels'."""
     values, counts = np.unique(c, return_counts=True)
-    once = np.isin(c, values[counts == 1])
-    return bool(np.allclose(c[once], centres[once], rtol=0.0, atol=1e-3 * abs(step)))
+    idx = np.flatnonzero(np.isin(c, values[counts == 1]))
+    if idx.size < 2:
+        return None
+    step = (c[idx[-1]] - c[idx[0]]) / (idx[-1] - idx[0])
+    first = c[idx[0]] - step * idx[0]
+    if step == 0:
+        return None
+    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else 0.0
+    tol = max(1e-6 * abs(step), 8 * eps * float(np.abs(c).max()))
+    if not np.all(np.abs(c[idx] - (first + step * idx)) <= tol):
+        return None
+    return float(first), float(step)
 
 
 def _regular(first: float, step: float, n: int) -> str:
@@ -5776,9 +5824,25 @@ def require_valid_pixels(da: xr.DataArray, what: str = "LST") -> None:
     if isinstance(data, dsa.Array):
         return
     if not np.isfinite(np.asarray(data)).any():
+        # the advice names the array's own lead dim: a dropna on 'time' failed on a single
+        # image (no such dim) and on a cube whose dates are called otherwise ('date')
+        try:
+            spatial = set(spatial_dims(da))
+        except XlstsrError:
+            spatial = set(da.dims[-2:])
+        lead = [d for d in da.dims if d not in spatial]
+        if lead:
+            d = lead[0]
+            n = da.sizes[d]
+            hint = (f"none of its {n} step(s) along '{d}' has one: select steps with data "
+                    f"from the cube they come from, e.g. `src.dropna('{d}', how='all')`")
+        else:
+            hint = ("this image has none (all cloud, water or fill): skip it, e.g. call only "
+                    "where `bool(da.notnull().any())` on the image read with its fill masked "
+                    "(`rioxarray.open_rasterio(path, mask_and_scale=True)`)")
         raise AllNaNError(
-            f"the {what} holds no valid pixel (all NaN or fill). Check the fill value / QC mask, or "
-            "select time steps with data, e.g. `da.dropna('time', how='all')`."
+            f"the {what} holds no valid pixel (all NaN or fill). Check the fill value / QC "
+            f"mask; {hint}."
         )
 
 
