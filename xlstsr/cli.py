@@ -238,11 +238,30 @@ def _parent_folder(path: str) -> None:
 _C2L2_SCENE_FILE = re.compile(r"_(st_b10|st_b6)\.tiff?$|_mtl\.txt$", re.IGNORECASE)
 
 
+#: a band file of a Landsat scene as USGS names it (``LC80200392015216LGN00_B10.TIF``,
+#: ``LC08_L1TP_..._B10.TIF``, ``..._BQA.TIF``) or as open_landsat8_l1's default prefix does
+#: (``l8_B10.tif``)
+_SCENE_BAND_FILE = re.compile(r"(?:^|_)B(?:\d{1,2}|QA)\.tiff?$", re.IGNORECASE)
+
+
+def _band_mtls(p: Path) -> list[Path]:
+    """The MTL of the scene whose band file ``p`` is: the MTL beside it whose name starts as
+    ``p``'s does (``l8_MTL.txt`` for ``l8_B10.tif``), else the folder's only MTL; none for
+    any other file (a field written into the scene's folder, ``bt.tif``, is no band)."""
+    if not _SCENE_BAND_FILE.search(p.name) or not p.is_file():
+        return []
+    mtls = [q for q in p.parent.iterdir() if q.name.lower().endswith("_mtl.txt")]
+    same = [q for q in mtls if p.name.lower().startswith(q.name[:-len("MTL.txt")].lower())]
+    return same or (mtls if len(mtls) == 1 else [])
+
+
 def _level1_scene(p: Path) -> tuple[Path, str] | None:
-    """A Landsat Level-1 scene's MTL (the file given, or the MTL of a folder holding no
-    surface temperature band) and the level it declares (``DATA_TYPE = "L1T"``, a Collection 2
-    ``PROCESSING_LEVEL = "L1TP"``); None for anything else. Its MTL's name matched the Level-2
-    scene files: the Level-2 reader then asked for an ST_B10.TIF a Level-1 scene has not."""
+    """A Landsat Level-1 scene's MTL (the file given, the MTL of a folder holding no surface
+    temperature band, or that of a band file beside it: :func:`_band_mtls`) and the level it
+    declares (``DATA_TYPE = "L1T"``, a Collection 2 ``PROCESSING_LEVEL = "L1TP"``); None for
+    anything else. Its MTL's name matched the Level-2 scene files: the Level-2 reader then asked
+    for an ST_B10.TIF a Level-1 scene has not; its thermal band given alone was read as an LST
+    (digital numbers x 0.01 as advised: a 290 K scene read 237 K, exit 0)."""
     from xlstsr.io.landsat import read_mtl
 
     if p.is_dir():
@@ -250,8 +269,10 @@ def _level1_scene(p: Path) -> tuple[Path, str] | None:
         if any(_C2L2_ST_BAND.search(q.name) for q in names):
             return None
         mtls = [q for q in names if q.name.lower().endswith("_mtl.txt")]
+    elif p.name.lower().endswith("_mtl.txt"):
+        mtls = [p] if p.is_file() else []
     else:
-        mtls = [p] if p.name.lower().endswith("_mtl.txt") and p.is_file() else []
+        mtls = _band_mtls(p)
     for mtl in mtls:
         try:
             meta = read_mtl(mtl)
@@ -265,18 +286,27 @@ def _level1_scene(p: Path) -> tuple[Path, str] | None:
 
 
 def _refuse_level1(path: str, command: str) -> None:
-    """Refuse a Landsat Level-1 scene (its MTL or folder) as an LST: it holds radiance, read by
-    :func:`xlstsr.io.open_landsat8_l1` in Python, not by a command."""
+    """Refuse a Landsat Level-1 scene (its MTL, folder or a band file of it) as an LST or a
+    reference: it holds radiance, read by :func:`xlstsr.io.open_landsat8_l1` in Python, not by
+    a command."""
+    if "://" in path:
+        return
     found = _level1_scene(Path(path))
     if found is None:
         return
     mtl, level = found
     folder = mtl.parent
+    what = ("a band of a Landsat Level-1 scene" if Path(path).is_file() and Path(path) != mtl
+            else "a Landsat Level-1 scene")
+    # the reader's prefix= where the files are not named l8_B10.tif... (USGS's LC08_...): its
+    # default found none of them
+    prefix = mtl.name[:-len("MTL.txt")]
+    given = "" if prefix == "l8_" else f", prefix={prefix!r}"
     raise UsageError(
-        f"{path} is a Landsat Level-1 scene ({level} in {mtl.name}): its thermal band holds "
+        f"{path} is {what} ({level} in {mtl.name}): its thermal band holds "
         f"top-of-atmosphere radiance, not surface temperature, and `xlstsr {command}` reads no "
         "Level-1 scene. Read it in Python with `xlstsr.io.open_landsat8_l1"
-        f"({str(folder)!r})` (band-10 brightness temperature `bt`, NDVI, cloud and water "
+        f"({str(folder)!r}{given})` (band-10 brightness temperature `bt`, NDVI, cloud and water "
         "masks) and write the field to use, e.g. `.bt.to_dataset().to_zarr('bt.zarr')`; or "
         "download the scene's Level-2 product (surface temperature, LC08_L2SP_...), "
         + ("read by `xlstsr.io.open_landsat_c2l2`." if command == "train" else
@@ -378,11 +408,13 @@ def _c2l2_lst(path: str, command: str, units: str | None, nodata: float | None,
     from xlstsr.io.landsat import C2L2_ST_OFFSET, C2L2_ST_SCALE
 
     p = Path(path)
+    # a Level-1 scene's band given alone too (l8_B10.tif: its digital numbers passed as an LST
+    # once scaled as the range check advised)
+    _refuse_level1(path, command)
     if "://" in path or not (
             _C2L2_SCENE_FILE.search(p.name) if not p.is_dir()
             else any(_C2L2_SCENE_FILE.search(q.name) for q in p.iterdir())):
         return None  # not a scene's file, nor a folder holding one (a .zarr store)
-    _refuse_level1(path, command)
     band = _C2L2_ST_BAND.search(p.name) if p.is_file() else None
     alone = False
     if band is not None:  # its QA_PIXEL (fill, clouds, water) beside it, in any case
@@ -438,6 +470,92 @@ def _open_lst(args: argparse.Namespace) -> Any:
                                            link_crs=getattr(args, "crs", None) is None)
     field = _declare_crs(field, getattr(args, "crs", None), "--crs", args.input)
     return _declare(field, args.units, args.nodata, args.scale, offset=args.offset), globs
+
+
+#: validate's refusal of a multi-band LST whose bands it checks as images (other layers, QC or
+#: angles, may stand beside the LST), not as steps
+_BANDS_AS_IMAGES = re.compile(r"^the LST has a 'band' dim of \d+ bands, each checked as an image")
+
+
+def _band_steps(lst: Any) -> bool:
+    """Whether the command line reads ``lst``'s bands as its time steps (one field: bands not
+    described, or all described alike), not as layers each described by its own name."""
+    import numpy as np
+
+    from xlstsr.io.cog import DESCRIPTION_COORD
+
+    if "band" not in lst.dims or lst.sizes["band"] < 2:
+        return False
+    if DESCRIPTION_COORD not in lst.coords:
+        return True
+    return len({str(v) for v in np.ravel(lst[DESCRIPTION_COORD].values) if v}) <= 1
+
+
+def _band_step_error(err: Exception, lst: Any, path: str, mask_out_of_range: bool) -> Exception:
+    """``err``, validate's refusal of one band of a multi-band GeoTIFF LST checked as an image,
+    checked again with the bands as the time steps the command line reads them as: a refusal
+    naming one step (a date stored in degrees Celsius among dates in Kelvin, validate's lone-step
+    verdict) told as that band and a copy of the file without it. Checked as images, the bands
+    got a file-wide rescale (or --units degC) as advice, refused again once followed (the other
+    bands then 10 times too warm). Any other error as it is."""
+    from xlstsr.errors import XlstsrError
+    from xlstsr.validate import decode_lst
+
+    if not _BANDS_AS_IMAGES.match(str(err)) or "://" in path or not _band_steps(lst):
+        return err
+    try:  # (only on a refusal: what it costs, one more read of the file, is a failed run's)
+        decode_lst(lst.rename(band="time"), mask_out_of_range=mask_out_of_range).compute()
+    except XlstsrError as step_err:
+        text = str(step_err)
+        kind = type(step_err)
+    else:
+        return err
+    labels = [str(v) for v in lst["band"].values] if "band" in lst.coords else []
+    m = re.search(r"\bthe image at time=([^\s,:()]+)", text)
+    if m is None or m[1] not in labels or not re.search(r"`da = da\.drop_\w+\(time=", text):
+        return err
+    n = labels.index(m[1]) + 1  # (rasterio's bands count from 1)
+    keep = [i for i in range(1, len(labels) + 1) if i != n]
+    src = Path(path)
+    folder = src.parent
+    name = f"{src.stem}_without_band{n}{src.suffix}"
+    target = str(_unused_name(folder / name if os.access(folder, os.W_OK) else Path(name)))
+    # each band's description, scale, offset, unit and tags kept (the scale is the file's own,
+    # right for the other bands), under a name no file has
+    code = (f"import os, sys, rasterio; q = {json.dumps(target)}; os.path.exists(q) and "
+            "sys.exit(q + \" exists: remove it or pick another name\"); "
+            f"b = {keep}; s = rasterio.open({json.dumps(path)}); "
+            "f = rasterio.open(q, \"w\", **dict(s.profile, count=len(b))); "
+            "f.write(s.read(b)); f.update_tags(**s.tags()); "
+            "[f.update_tags(j + 1, **s.tags(i)) for j, i in enumerate(b)]; "
+            "f.descriptions = tuple(s.descriptions[i - 1] for i in b); "
+            "f.scales = tuple(s.scales[i - 1] for i in b); "
+            "f.offsets = tuple(s.offsets[i - 1] for i in b); "
+            "f.units = tuple(s.units[i - 1] for i in b); f.close()")
+    text = text.replace(m[0], f"band {n} of {path}", 1)
+    text = re.sub(r"`da = da\.drop_\w+\(time=[^`]*`", lambda _: (
+        f"write a copy of the file without band {n} (no flag drops a band), "
+        f"`python -c {shlex.quote(code)}`, and give {shlex.quote(target)}; or read one good band "
+        f"alone with --band (e.g. --band {keep[0]})"), text, count=1)
+    new = kind(text)
+    for note in getattr(err, "__notes__", ()):
+        new.add_note(note)
+    return new
+
+
+@contextlib.contextmanager
+def _band_step_refusal(lst: Any, args: argparse.Namespace) -> Iterator[None]:
+    """A refusal of one band of the LST, a multi-band GeoTIFF read as time steps, as a
+    refusal of that step (:func:`_band_step_error`)."""
+    from xlstsr.errors import XlstsrError
+
+    try:
+        yield
+    except XlstsrError as err:
+        new = _band_step_error(err, lst, args.input, args.mask_out_of_range)
+        if new is err:
+            raise
+        raise new from err
 
 
 def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
@@ -1980,6 +2098,70 @@ def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
         "which they do not bias.")
 
 
+#: scaling_stats' refusal of a guide of the LST's shape at another pixel size (a 250 m guide
+#: cropped to the 1 km LST's 64 x 64), whose crop of the LST is Python's
+_CROP_LST = re.compile(r"crop the LST to its pixels inside the guide \(`lst = lst\.sel\("
+                       r"(\w+)=slice\(([^,()]+), ([^,()]+)\), (\w+)=slice\(([^,()]+), "
+                       r"([^,()]+)\)\)`\)")
+
+
+def _crop_lst_hint(message: str, typed: dict[str, Any] | None) -> str:
+    """The refusal of a guide of the LST's shape at another pixel size, its crop of the LST
+    (``lst.sel(y=slice(...), x=slice(...))``, pixel centres) written for a GeoTIFF input as the
+    command line crops it: a copy of those pixels (rasterio, installed with xlstsr: the
+    window, scale, offset, fill, descriptions and tags kept), or GDAL's ``gdal_translate
+    -projwin`` with their outer edges, given as the input after. Other messages and inputs as
+    they are."""
+    m = _CROP_LST.search(message)
+    path = (typed or {}).get("--input")
+    if (m is None or not isinstance(path, str) or "://" in path
+            or not path.lower().endswith((".tif", ".tiff")) or not Path(path).is_file()):
+        return message
+    import rasterio
+    from rasterio.windows import Window
+
+    try:
+        centres = {m[1]: (float(m[2]), float(m[3])), m[4]: (float(m[5]), float(m[6]))}
+        with rasterio.open(path) as src:
+            inverse = ~src.transform
+            ys = centres.get("y")
+            xs = centres.get("x")
+            if ys is None or xs is None or src.transform.b or src.transform.d:
+                return message  # (dims other than a GeoTIFF's y/x, or a rotated grid)
+            # the pixels of those centres (at whole + 0.5 in the inverse transform)
+            cols = sorted((inverse * (x, ys[0]))[0] for x in xs)
+            rows = sorted((inverse * (xs[0], y))[1] for y in ys)
+            window = Window(math.floor(cols[0]), math.floor(rows[0]),
+                            math.floor(cols[1]) - math.floor(cols[0]) + 1,
+                            math.floor(rows[1]) - math.floor(rows[0]) + 1)
+            left, bottom, right, top = src.window_bounds(window)
+    except (ValueError, OSError, rasterio.errors.RasterioError):
+        return message
+    src_p = Path(path)
+    folder = src_p.parent
+    name = f"{src_p.stem}_cropped{src_p.suffix}"
+    target = str(_unused_name(folder / name if os.access(folder, os.W_OK) else Path(name)))
+    w = (f"Window({window.col_off}, {window.row_off}, {window.width}, {window.height})")
+    # (untiled: a COG's 512 px blocks do not fit a crop of a few pixels)
+    code = (f"import os, sys, rasterio; from rasterio.windows import Window; "
+            f"q = {json.dumps(target)}; os.path.exists(q) and "
+            "sys.exit(q + \" exists: remove it or pick another name\"); "
+            f"s = rasterio.open({json.dumps(path)}); w = {w}; "
+            "p = {k: v for k, v in s.profile.items() if k not in "
+            "(\"blockxsize\", \"blockysize\", \"tiled\")}; "
+            "f = rasterio.open(q, \"w\", **dict(p, width=w.width, height=w.height, "
+            "transform=s.window_transform(w))); f.write(s.read(window=w)); "
+            "f.update_tags(**s.tags()); [f.update_tags(i, **s.tags(i)) for i in s.indexes]; "
+            "f.descriptions = s.descriptions; f.scales = s.scales; f.offsets = s.offsets; "
+            "f.units = s.units; f.close()")
+    gdal = (f"gdal_translate -projwin {left!r} {top!r} {right!r} {bottom!r} "
+            f"{shlex.quote(path)} {shlex.quote(target)}")
+    return message.replace(m[0], (
+        f"{m[0]}; on the command line, write those pixels of {path} to a new file, "
+        f"`python -c {shlex.quote(code)}` (or with GDAL, `{gdal}`), and give "
+        f"{shlex.quote(target)} as the input"), 1)
+
+
 def _unused_name(path: Path) -> Path:
     """``path``, or ``stem_2``, ``stem_3``... beside it: the first name no file has."""
     k, out = 1, path
@@ -2069,6 +2251,7 @@ def _cli_hints(message: str, command: str | None = None,
             message = _with_flags(message, _REFERENCE_FLAGS, typed)
     if command == "scaling":
         message = _with_flags(message, _SCALING_FLAGS, typed)
+        message = _crop_lst_hint(message, typed)
         message = _fill_gaps_hint(message, typed)
         message = _FEW_FIT_POINTS.sub(_fit_window_flags, message)
     if _SET_SCALE.search(message) and "--scale" not in message and (
@@ -3003,7 +3186,7 @@ def _upscale(args: argparse.Namespace) -> int:
             "output_grid)` (from xlstsr.calibration); or fit a calibration without the NDVI "
             "term (`fit_calibration(sr, truth)`) and pass that as --calibration."
         )
-    with _scheduler(args.scheduler):
+    with _scheduler(args.scheduler), _band_step_refusal(lst, args):
         if fmt == "zarr":  # streamed region by region, resumable
             mode = "w" if args.overwrite else ("resume" if args.resume else "w-")
             # a NetCDF/Zarr input's global attributes (source, title, history) as the
@@ -3140,6 +3323,10 @@ def _evaluate_scores(args: argparse.Namespace) -> int:
                          "cloud pixels), or drop --clear")
     _refuse_existing(args.output, args.overwrite)
     _check_writable(args.output)
+    # a Landsat Level-1 scene (or a band of it) as any input: radiance, not LST
+    for path in (args.sr, args.reference, args.coarse):
+        if path:
+            _refuse_level1(path, "evaluate")
     if "://" not in args.sr and Path(args.sr).resolve() == Path(args.reference).resolve():
         raise UsageError(f"the reference {args.reference} is the super-resolved file itself: "
                          "its scores would be perfect by construction; pass the fine truth "
@@ -3486,7 +3673,7 @@ def _scaling(args: argparse.Namespace) -> int:
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
                             args.guide_crs, args.guide_band)
-    with _scheduler(args.scheduler):
+    with _scheduler(args.scheduler), _band_step_refusal(lst, args):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
                                          guide_time_tolerance=args.guide_time_tolerance,
@@ -3786,6 +3973,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
             )
     # a Landsat Collection 2 Level-2 scene: its scale without the 149 K offset, or not decoded
     _c2l2_lst(args.lst, "train", args.units, args.nodata, args.scale, args.offset)
+    if args.truth:  # a Landsat Level-1 scene (or a band of it): radiance, not a fine truth
+        _refuse_level1(args.truth, "train")
     from xlstsr.io.formats import DATA_SUFFIXES
     from xlstsr.plot import FIGURE_SUFFIXES
 
