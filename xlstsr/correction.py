@@ -56,7 +56,9 @@ def apply_scale_correction(
         resolution. With ``sr`` and ``lst`` DataArrays, a DataArray guide (or a list, dict or
         Dataset of bands) is aligned onto ``lst``'s fine grid as :func:`xlstsr.upscale` aligns
         it (by coordinates; pixel for pixel without a CRS), its steps matched by label
-        (``guide_time_tolerance``).
+        (``guide_time_tolerance``); one coarser than ``sr``'s grid, interpolated onto it, shifts
+        the law with its steps from two of its own pixels up only (finer ones are the
+        interpolation's; :func:`xlstsr.kernels.correction.fit_variance_law`).
     factor : int
         Super-resolution factor (power of two).
     mode : {"auto", "law", "law-lst"} or float
@@ -324,7 +326,9 @@ def _correct(sr: Any, lst: Any, guide: Any, factor: int, mode: str | float,
     (:func:`xlstsr.validate.check_kelvin_array`): now in memory, block by block as they are
     computed when any input is dask (nothing is read while the graph is built). ``names``:
     the images' names for the unfitted warning (:data:`xlstsr.scaling.StepNames`), else
-    their positions."""
+    their positions. A guide :func:`xlstsr.guide.prepare_guide` interpolated onto the fine grid
+    (coarser than it) is read from two of its own pixels up (:func:`xlstsr.guide.guide_pixel`)."""
+    from .guide import guide_pixel
     from .validate import check_kelvin_array
 
     check_law_applicable(mode, factor, tuple(lst.shape))
@@ -333,6 +337,9 @@ def _correct(sr: Any, lst: Any, guide: Any, factor: int, mode: str | float,
         raise GridError(f"sr {tuple(sr.shape)} must be the coarse stack {tuple(lst.shape)} "
                         f"upscaled by factor {factor}: (n, y * {factor}, x * {factor})")
     sr, lst = _unwrapped(sr), _unwrapped(lst)  # a dask-backed DataArray is lazy input too
+    # the side of the guide's own pixel, where prepare_guide interpolated it onto the fine grid:
+    # the law reads its detail from there up only
+    pixel = guide_pixel(guide)
     guide = _guide_stack(guide, tuple(sr.shape))
     lazy = any(isinstance(a, dsa.Array) for a in (sr, lst, guide))
     if not lazy:
@@ -341,7 +348,8 @@ def _correct(sr: Any, lst: Any, guide: Any, factor: int, mode: str | float,
             check_kelvin_array(lst, "lst")
         g = None if guide is None else np.asarray(guide)
         unfitted: list[int] = []
-        out = correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode, unfitted=unfitted)
+        out = correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode, unfitted=unfitted,
+                            guide_pixel=pixel)
         _warn_unfitted(unfitted, mode, sr.shape[0], names)
         return out
     # whole images, a few per task: a stack chunked for time series, (time=-1, 256, 256), was
@@ -360,7 +368,7 @@ def _correct(sr: Any, lst: Any, guide: Any, factor: int, mode: str | float,
             check_kelvin_array(s, "sr")
             check_kelvin_array(t, "lst")
         unfitted: list[int] = []
-        out = correct_stack(s, t, g, factor, mode, unfitted=unfitted)
+        out = correct_stack(s, t, g, factor, mode, unfitted=unfitted, guide_pixel=pixel)
         _warn_unfitted(unfitted, mode, None)  # indices within a chunk: not named
         return out
 

@@ -14,6 +14,7 @@ import datetime
 import logging
 import re
 import warnings
+import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any, NamedTuple
@@ -36,7 +37,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
-from .grid import _COARSE_GUIDE_NOTES, align_guide, pixel_side
+from .grid import _COARSE_GUIDE_NOTES, _transform, align_guide, fine_grid, pixel_side
 from .kernels.aggregate import block_mean
 from .kernels.coregister import BORDER_MIN_LINES, _line_runs, constant_border
 from .steps import (
@@ -84,6 +85,7 @@ __all__ = [
     "guide_bands",
     "guide_labels",
     "guide_on_lst_grid",
+    "guide_pixel",
     "mask_edge_value",
     "match_steps",
     "measure_offset",
@@ -1900,6 +1902,51 @@ def _refuse_infinite_guide(g: xr.DataArray, bands: Sequence[xr.DataArray]) -> xr
     return xr.concat(out, dim="guide_band") if n > 1 else out[0]
 
 
+#: the own pixel side, in fine pixels, of each guide :func:`prepare_guide` put on a fine grid
+#: finer than it is (by the id of the array returned; an entry goes with its array)
+_GUIDE_PIXELS: dict[int, float] = {}
+
+
+def guide_pixel(gdata: Any) -> float:
+    """The side of a prepared guide's own pixel in pixels of the fine grid it was put on
+    (:func:`prepare_guide`, and the checked guides :func:`check_guide_values` and
+    :func:`check_model_ndvi` return): above 1 for a guide coarser than the output, which
+    :func:`xlstsr.grid.align_guide` interpolates onto it; 1.0 for any other guide or array.
+    The scale correction reads the guide's detail from that pixel up only
+    (:func:`xlstsr.kernels.correction.fit_variance_law`).
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> scene = xlstsr.datasets.sample_scene(n_times=1, size=32)
+    >>> guide_pixel(prepare_guide(scene["ndvi_250m"], scene["lst_1km"], 4, ("time",)))
+    1.0
+    """
+    return _GUIDE_PIXELS.get(id(gdata), 1.0)
+
+
+def _noted_pixel(data: Any, pixel: float) -> Any:
+    """``data`` with its own pixel side noted for :func:`guide_pixel` (nothing noted at 1)."""
+    if pixel > 1.0:
+        key = id(data)
+        _GUIDE_PIXELS[key] = pixel
+        weakref.finalize(data, _GUIDE_PIXELS.pop, key, None)  # before the id can be reused
+    return data
+
+
+def _own_pixel(band: xr.DataArray, lst: xr.DataArray, factor: int) -> float:
+    """The side of ``band``'s pixel in pixels of ``lst``'s fine grid for ``factor``, where
+    :func:`xlstsr.grid.align_guide` takes it as coarser than that grid (by its rule: per axis
+    in the LST's CRS, the side of its area mapped there in another), else 1.0."""
+    ft = fine_grid(lst, factor)[2]
+    if crs_mismatch(band, lst) is None:
+        gt = _transform(band)
+        side = max(abs(gt.a) / abs(ft.a), abs(gt.e) / abs(ft.e))
+        return side if side > 1.01 else 1.0
+    side = pixel_side(band, lst) / float(np.sqrt(abs(ft.a * ft.e)))
+    return side if side > 1.02 else 1.0
+
+
 def prepare_guide(
     guide: GuideLike,
     lst: xr.DataArray,
@@ -1929,6 +1976,8 @@ def prepare_guide(
     of a guide that misses part of the LST's extent (:func:`xlstsr.grid.align_guide`).
     ``averaged_to_lst``: the caller averages the result back onto the LST's grid (passed to
     :func:`xlstsr.grid.align_guide`, which then does not advise against a guide on that grid).
+    A guide coarser than the fine grid, interpolated onto it, has its own pixel side noted
+    for :func:`guide_pixel` (its first band's: the channel the scale correction reads).
     Infinite guide values that reach the data used (over the LST, on the matched steps) are
     refused, as the LST's are (for dask, in the blocks read).
 
@@ -1944,7 +1993,8 @@ def prepare_guide(
     kept = [_fill_in_attrs(b) for b in raw]  # per band, before decoding drops the fill
     bands = [_refuse_infinite_lazily(decode_guide(b), i, len(raw)) for i, b in enumerate(raw)]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
-    if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
+    by_coords = require_crs or (_has_crs(lst) and _has_crs(bands[0]))
+    if by_coords:
         def put(b: xr.DataArray) -> xr.DataArray:
             return align_guide(b, lst, factor, gap_effect=gap_effect,
                                averaged_to_lst=averaged_to_lst)
@@ -1952,6 +2002,10 @@ def prepare_guide(
         def put(b: xr.DataArray) -> xr.DataArray:
             return _same_shape_guide(b, lst, factor)
     aligned = [put(b) for b in bands]
+    # an interpolated guide's detail below its own pixel is the interpolation's: the variance
+    # law read it as the guide's and restored a fraction of the variance (pixel for pixel on
+    # the fine grid, without a CRS: its own)
+    pixel = _own_pixel(bands[0], lst, factor) if by_coords else 1.0
     # infinite values are looked for in the data used: their marks, aligned as the bands are
     # (quietly: the band's alignment said all there is to say), travel with the bands
     marked = _infinite_marks_needed(bands)
@@ -2009,8 +2063,9 @@ def prepare_guide(
         data = g.variable.data.reshape(n, g.sizes[chdim], g.sizes[ydim], g.sizes[xdim])
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
-    return _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail,
-                                names=_channel_names(g, chdim), fills=kept)
+    return _noted_pixel(_require_valid_guide(data.astype(np.float32), ndvi,
+                                             constant=require_detail,
+                                             names=_channel_names(g, chdim), fills=kept), pixel)
 
 
 def band_reorder_code(guide: Any, lead: Sequence[Hashable]) -> str | None:
@@ -3528,7 +3583,8 @@ def check_guide_values(gdata: Any, expected: dict[str, Any] | None) -> Any:
     if not isinstance(gdata, dsa.Array):
         _guide_verdict(_channel_stats(np.asarray(gdata)), expected)
         return gdata
-    return _checked_lazily(gdata, _channel_stats, 5, _guide_verdict, expected)
+    return _noted_pixel(_checked_lazily(gdata, _channel_stats, 5, _guide_verdict, expected),
+                        guide_pixel(gdata))
 
 
 def check_model_ndvi(gdata: Any, expected: dict[str, Any] | None) -> Any:
@@ -3560,7 +3616,8 @@ def check_model_ndvi(gdata: Any, expected: dict[str, Any] | None) -> Any:
             if declared:
                 _refuse_ndvi_range(c, declared, np.asarray(gdata)[:, c])
         return gdata
-    return _checked_lazily(gdata, _guide_sample, GUIDE_SAMPLE_WIDTH, _ndvi_sample_verdict, ndvi)
+    return _noted_pixel(_checked_lazily(gdata, _guide_sample, GUIDE_SAMPLE_WIDTH,
+                                        _ndvi_sample_verdict, ndvi), guide_pixel(gdata))
 
 
 def _ndvi_sample_verdict(parts: np.ndarray, ndvi: list[str]) -> np.ndarray:
