@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +29,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..kernels.aggregate import conserve_radiometric
 from .base import option_bool, register_method
-from .torch_model import TorchModelMethod, _model_metadata, resolve_model
+from .torch_model import TorchModelMethod, _model_metadata, _own_network, resolve_model
 
 __all__ = ["DISR", "SISR", "conserve_radiance"]
 
@@ -40,6 +41,40 @@ def conserve_radiance(sr: np.ndarray, lst: np.ndarray, factor: int) -> np.ndarra
     :func:`xlstsr.kernels.aggregate.conserve_radiometric`.
     """
     return conserve_radiometric(sr, lst, factor).astype(sr.dtype, copy=False)
+
+
+def _guideless_message(name: str, model: Any, checkpoint: str | None) -> str:
+    """What to say when a model without a guide is given to a guided method. Declaring
+    ``model.n_guide`` is advice for a user's own module whose forward takes a guide only: a
+    checkpoint or an xlstsr architecture (single-image networks, whose forward takes none)
+    cannot follow it, nor can the command line."""
+    say = (f"method {name!r} needs a guided (DISR) model, this one takes no guide (its "
+           "`n_guide` is 0 or absent); use method='sisr' for it, without a guide (--guide)")
+    if checkpoint is not None or _own_network(model):
+        return say + (f", or keep method={name!r} with its default guided weights: leave the "
+                      "model (--model) out")
+    return say + (", or, if its forward takes a guide, declare how many channels: "
+                  "`model.n_guide = 1`")
+
+
+def _guided_message(name: str, model: Any, n_guide: int, checkpoint: str | None) -> str:
+    """What to say when a guided model is given to a single-image method: the guided method
+    and the guide it needs, in one go ("use method='disr'" alone, followed, failed again for
+    want of a guide), its bands named from the model's recorded inputs. ``checkpoint``: the
+    model's path or bundled name as given, None for a module."""
+    inputs = _model_metadata(model).get("inputs")
+    names = ([str(v) for v in inputs[1:1 + n_guide]]
+             if isinstance(inputs, (list, tuple)) and len(inputs) == 1 + n_guide else [])
+    var = names[0] if len(names) == 1 and names[0].isidentifier() else "guide"
+    given = repr(checkpoint) if checkpoint is not None else "<the module>"
+    what = "that band" if n_guide == 1 else "those bands, in that order"
+    # phrased so that the command line's rewriting of method= and method_options= into its
+    # flags reads (a Python call with them inside became `upscale(..., --model m.pt)`)
+    return (f"method {name!r} runs single-image models; this one needs {n_guide} guide "
+            f"band(s){f' {names}' if names else ''}: use method='disr' with "
+            f"method_options={{'model': {given}}} and guide= holding {what} on the fine grid "
+            f"(factor times finer than the LST), e.g. guide={var}; on the command line "
+            f"--method disr --guide {var}.tif (a raster of {what})")
 
 
 class _DeepMethod(TorchModelMethod):
@@ -69,16 +104,12 @@ class _DeepMethod(TorchModelMethod):
         model, self.checkpoint = resolve_model(given[0] if given else self.default_weights)
         n_guide = int(getattr(model, "n_guide", 0) or 0)
         if self.guided and n_guide == 0:
-            raise CheckpointError(
-                f"method {self.name!r} needs a guided (DISR) model, this one takes no guide "
-                "(its `n_guide` is 0 or absent); use method='sisr' for it, or, if its forward "
-                "takes a guide, declare how many channels: `model.n_guide = 1`"
-            )
+            raise CheckpointError(_guideless_message(self.name, model, self.checkpoint))
         if not self.guided and n_guide:
-            raise CheckpointError(
-                f"method {self.name!r} runs single-image models; this one needs {n_guide} guide "
-                "band(s): use method='disr'"
-            )
+            # the model as the user named it (a bundled name, not the file it resolved to)
+            named = given[0] if given and isinstance(given[0], (str, os.PathLike)) else None
+            raise CheckpointError(_guided_message(
+                self.name, model, n_guide, None if named is None else os.fspath(named)))
         super().__init__(model, device=device, batch_size=batch_size, num_threads=num_threads,
                          channels_last=channels_last, backend=backend)
         self.metadata = _model_metadata(model)  # {} for a user's metadata that is no mapping

@@ -442,6 +442,25 @@ def _dated_bands_advice(labels: Sequence[Any] | None) -> str | None:
                   f"{', xarray as xr' if 'xr.' in code else ''}`).")
 
 
+#: words of a band label that name a reflectance band, not an index computed from them
+_REFLECTANCE_WORDS = frozenset({"red", "nir", "swir", "swir1", "swir2", "green", "blue"})
+
+
+def _reflectance_like(label: str) -> bool:
+    """Whether a guide band's label names a reflectance ('red', 'nir', 'sur_refl_b01',
+    '250m Surface Reflectance Band 2'), for the advice to compute NDVI from red and NIR: given
+    to bands labelled otherwise (two unlabelled NDVIs, an LAI) it was advice for another guide.
+
+    Examples
+    --------
+    >>> [_reflectance_like(v) for v in ("red", "B4_nir", "sur_refl_b01", "lai", "ndvi_terra")]
+    [True, True, True, False, False]
+    """
+    text = str(label).lower()
+    words = "".join(c if c.isalnum() else " " for c in text).split()
+    return "refl" in text or any(w in _REFLECTANCE_WORDS for w in words)
+
+
 def _pick_band_advice(labels: Sequence[Any], label: str) -> str:
     """How to pass the guide's band labelled ``label`` alone, in the form of the guide passed
     (``labels``: :func:`xlstsr.guide.guide_labels`'s): by key, by list position, or by band
@@ -942,19 +961,31 @@ class TorchModelMethod(UpscaleMethod):
                 f"model takes one: pick one, `{_pick_band_advice(labels, ndvi_given[0])}` "
                 "(or upscale with each in turn); on the command line, give only that band's "
                 "file as --guide.")
-        if names and all("ndvi" in str(n).lower() for n in names) and self.n_guide == 1:
+        compute = (
+            "it takes NDVI, not reflectances. Compute it from the red and NIR bands, "
+            f"{_ndvi_advice(labels)}, and pass `ndvi`; on the command line, write that "
+            "NDVI to a one-band file (`ndvi.rio.to_raster('ndvi.tif')`) and pass it as "
+            "--guide.")
+        ndvi_model = bool(names) and all("ndvi" in str(n).lower() for n in names) \
+            and self.n_guide == 1
+        if ndvi_model and any(_reflectance_like(v) for v in given):
             # a red/NIR raster: the first band is red, which the advice to select one band
             # ran as NDVI (2 K off, up to 7 K, without a word)
-            return head + (
-                "it takes NDVI, not reflectances. Compute it from the red and NIR bands, "
-                f"{_ndvi_advice(labels)}, and pass `ndvi`; on the command line, write that "
-                "NDVI to a one-band file (`ndvi.rio.to_raster('ndvi.tif')`) and pass it as "
-                "--guide.")
-        return head + (
-            "pass exactly the bands it was trained with, in that order (a multi-band raster's "
-            "'band' dim and the entries of a guide list or dict each count as one channel; "
-            "select them by label, `guide.sel(band=[...])`, knowing which band holds what; on "
-            "the command line, write them to their own file and pass it as --guide).")
+            return head + compute
+        trained = f": {names}" if names else ""
+        generic = (
+            f"pass exactly the bands it was trained with{trained}, in that order (a multi-band "
+            "raster's 'band' dim and the entries of a guide list or dict each count as one "
+            "channel; select them by label, `guide.sel(band=[...])`, knowing which band holds "
+            "what; on the command line, write them to their own file and pass it as --guide).")
+        from ..guide import _KEY_WITHOUT_MEANING
+
+        if ndvi_model and all(_KEY_WITHOUT_MEANING.fullmatch(v) or v.isdigit() for v in given):
+            # bands that no label names (a GeoTIFF's numbered bands, an xr.concat without a band
+            # coordinate) may be red/NIR or anything else: two NDVIs were told "not
+            # reflectances, compute it from red and NIR", which followed ran on nonsense
+            return head + generic + " If they are red and NIR reflectances: " + compute
+        return head + generic
 
     def tile_size(self, factor: int) -> int | None:
         # per-layer tensors of whole images are freshly allocated and page-faulted: tiles with a
