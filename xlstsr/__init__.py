@@ -12,7 +12,9 @@ Importing the package registers the ``.lstsr`` accessor on :class:`xarray.DataAr
 3. the thin accessor (``da.lstsr``) and command line (``xlstsr``).
 
 Submodules are imported on first access (``xlstsr.train``, ``xlstsr.plot``...), so that
-``import xlstsr`` stays light.
+``import xlstsr`` stays light. ``xlstsr.coregister`` and ``xlstsr.evaluate`` are the functions,
+not their submodules: import the helpers of those (``from xlstsr.evaluate import
+reference_mask``); ``apply_offset`` and ``misfit_surface`` are at the top level too.
 
 Examples
 --------
@@ -33,7 +35,7 @@ from typing import Any
 from . import accessor as _accessor  # noqa: F401  (registers .lstsr)
 from . import datasets, errors
 from ._version import __version__
-from .coregister import coregister, estimate_offset
+from .coregister import apply_offset, coregister, estimate_offset, misfit_surface
 from .degrade import coarsen
 from .engine import upscale_to_zarr
 from .evaluate import evaluate
@@ -50,6 +52,7 @@ SUBMODULES = (
 
 __all__ = [
     "__version__",
+    "apply_offset",
     "available_methods",
     "coarsen",
     "coregister",
@@ -57,6 +60,7 @@ __all__ = [
     "errors",
     "estimate_offset",
     "evaluate",
+    "misfit_surface",
     "register_method",
     "scaling_stats",
     "upscale",
@@ -64,10 +68,20 @@ __all__ = [
 ]
 
 
+#: submodules whose names are the entry-point functions imported above: ``xlstsr.evaluate`` is
+#: the function, so ``xlstsr.evaluate.reference_mask`` fails; a helper of theirs asked of the
+#: package is pointed to its import
+SHADOWED = ("coregister", "evaluate")
+
+
 def __getattr__(name: str) -> Any:
     if name in SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'xlstsr' has no attribute {name!r}")
+    home = [m for m in SHADOWED
+            if name in getattr(importlib.import_module(f".{m}", __name__), "__all__", ())]
+    hint = (f": it is in the submodule that the function xlstsr.{home[0]} hides; import it "
+            f"with `from xlstsr.{home[0]} import {name}`" if home else "")
+    raise AttributeError(f"module 'xlstsr' has no attribute {name!r}{hint}")
 
 
 def __dir__() -> list[str]:

@@ -585,6 +585,18 @@ def _resampled_hint(lst: xr.DataArray, ly: str, lx: str) -> str:
             "finer fine field.")
 
 
+def _celsius_to_kelvin(fine: xr.DataArray) -> xr.DataArray:
+    """``fine`` in Kelvin (float64) where its units attribute declares degrees Celsius
+    (:func:`~xlstsr.validate.temperature_units`), else as it is. A fine LST in degC (~30) was
+    taken for a guide by its median: aggregated linearly, not through T^4, and its
+    bias-removed RMSEs came back NaN without a word. The LST is decoded to Kelvin already."""
+    if temperature_units(fine.attrs.get("units")) != "C":
+        return fine
+    out = fine.astype(np.float64) + 273.15
+    out.attrs = {**fine.attrs, "units": "K"}
+    return out
+
+
 def _looks_like_kelvin(fine: xr.DataArray) -> bool:
     if temperature_units(fine.attrs.get("units")) == "K":
         return True
@@ -772,7 +784,8 @@ def estimate_offset(
         most 10 LST pixels).
     radiometric : bool, optional
         Aggregate the fine field through radiance (``T^4``: a fine LST) or linearly (a guide);
-        default: radiance when it looks like Kelvin.
+        default: radiance when it looks like Kelvin or declares degrees Celsius (its ``units``
+        attribute: ``"degC"``, ``"celsius"``...; converted to Kelvin first).
     min_pixels, max_shift_uncertainty, min_correlation
         Reliability checks: LST pixels compared (those under the fine field but for a margin
         along its edge and gaps that the shift and PSF could move out of it: 2 pixels each side
@@ -898,6 +911,8 @@ def estimate_offset(
     flead = [d for d in fine.dims if d not in (gy, gx)]
     _refuse_fine_fill(fine, gy, gx, errors, radiometric, lambda: _median_spread(lst))
     fine = _mask_border_fill(fine, gy, gx, errors)
+    # after the fill checks, whose advice names the field's own values
+    fine = _celsius_to_kelvin(fine)
     if flead and flead != lead:
         raise GridError(
             f"the fine field has dims {flead} besides (y, x), the LST {lead}: give one fine image "
@@ -1215,7 +1230,8 @@ def misfit_surface(
     through a sensor PSF of ``psf_sigma``: the surface :func:`estimate_offset` minimises.
 
     The inputs are taken as :func:`estimate_offset` takes them (lat/lon dims, a Dataset, any
-    CRS, isolated gaps filled where it fills them), one image each; ``shifts`` and ``psf_sigma`` are in the units
+    CRS, a fine LST declaring degrees Celsius converted to Kelvin, isolated gaps filled where
+    it fills them), one image each; ``shifts`` and ``psf_sigma`` are in the units
     of the LST's CRS (metres, or degrees on a lon/lat grid). ``psf_sigma`` is the sensor's, as
     :func:`estimate_offset` reports it: the blur of the resampling onto the nested grid is
     part of it.
@@ -1231,7 +1247,7 @@ def misfit_surface(
     lst = lst.squeeze([d for d in lst.dims if d not in spatial_dims(lst)], drop=True)
     fine = fine.squeeze([d for d in fine.dims if d not in spatial_dims(fine)], drop=True)
     # a constant border band left out, as estimate_offset leaves it (said, not refused: a view)
-    fine = _mask_border_fill(fine, *spatial_dims(fine), "warn")
+    fine = _celsius_to_kelvin(_mask_border_fill(fine, *spatial_dims(fine), "warn"))
     shifts = np.asarray(shifts, dtype=np.float64)
     if shifts.ndim != 1 or not shifts.size or not np.isfinite(shifts).all():
         raise XlstsrError(f"shifts must be a 1-D array of finite lengths, got {shifts!r}")

@@ -278,7 +278,9 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
     """Warn about a reference constant over its scored pixels (a fill value or a gap-filled
     constant taken as truth: an RMSE, an infinite PSNR and a NaN correlation were reported),
     and about steps scored on fewer than :data:`MIN_SCORED_PIXELS` pixels (a scene 99.99 %
-    cloud was scored on 6 pixels without a word)."""
+    cloud was scored on 6 pixels without a word) or on none (their metrics NaN: a step all
+    cloud in either field was passed over silently among scored ones; with no step scored at
+    all :func:`evaluate` raises before)."""
     ry, rx = spatial_dims(ref_m)
     flat = np.asarray(ref_m.transpose(..., ry, rx).values, np.float64).reshape(
         -1, ref_m.sizes[ry] * ref_m.sizes[rx])
@@ -296,6 +298,19 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
             f"is (a fill value or a gap-filled constant taken as truth? mask it with "
             f"`reference_nodata={v:g}`); psnr, ssim, correlation and the spectral ratios are undefined "
             "for it.",
+            UserWarning,
+        )
+    empty = [i for i, n in enumerate(counts) if n == 0]
+    if empty:
+        named = ", ".join(
+            " ".join(f"{d}={_label(nv, d, int(j))}" for d, j in zip(
+                nv.dims, np.unravel_index(i, nv.shape))) for i in empty[:4])
+        warn(
+            f"step(s) {empty} ({named}{', ...' if len(empty) > 4 else ''}) have no pixel valid "
+            "in both sr and the reference (n_valid 0): "
+            "their metrics are NaN. Either field is all cloud (or masked) there, or their valid "
+            "pixels do not overlap; the other steps are scored. Keep the scored steps only with "
+            "`ds = xlstsr.evaluate(...)`; `ds = ds.where(ds.n_valid > 0, drop=True)`.",
             UserWarning,
         )
     few = [i for i, n in enumerate(counts) if 0 < n < MIN_SCORED_PIXELS]
@@ -1674,7 +1689,8 @@ def evaluate(
         or a day against a night acquisition (their ``day_night`` attributes, layer names);
         said once.
     UserWarning
-        A step scored on fewer than :data:`MIN_SCORED_PIXELS` pixels, a reference constant
+        A step scored on fewer than :data:`MIN_SCORED_PIXELS` pixels or on none (NaN
+        metrics: all cloud in either field, or no overlap there), a reference constant
         over its scored pixels (a fill value taken as truth), ``valid_min`` / ``valid_max``
         removing more than :data:`THRESHOLD_DROP_WARN` of the reference's otherwise valid
         pixels (a cold scene, not its clouds), ``n_valid`` differing along a dim of ``sr``
