@@ -137,3 +137,13 @@ def test_dask_guide_note_survives_in_apply_scale_correction(scene) -> None:
     np.testing.assert_allclose(np.asarray(b), a, rtol=1e-6)
     wa = within_block_variance(np.asarray(a[0], np.float64), 8)
     assert wa >= _within(scene, 4)
+
+
+def test_guide_a_few_percent_coarser_is_read_as_native() -> None:
+    # (review 53 b07163d/1) a 250 m NDVI reprojected for a 232 m output (1.03-1.08) lost its
+    # whole shift below (restricted from 2 % coarser): the law jumped on a 3 % change
+    lst, g4 = _pair(1)
+    native = fit_variance_law(lst, 4, g4)
+    for pixel in (1.03, 1.08, 1.4):
+        assert fit_variance_law(lst, 4, g4, guide_pixel=pixel).alpha_below == native.alpha_below
+    assert fit_variance_law(lst, 4, g4, guide_pixel=1.5).alpha_below != native.alpha_below

@@ -239,6 +239,11 @@ MIN_LAW_STEPS = 3
 #: relative tolerance on the side of the guide's pixel (:func:`fit_variance_law`'s
 #: ``guide_pixel``): :func:`xlstsr.grid.align_guide`'s for a pixel mapped from another CRS
 _PIXEL_TOLERANCE = 1.02
+#: the side (in output pixels) from which a guide counts as interpolated onto the output grid
+#: (:func:`fit_variance_law`): a guide a few % coarser (a 250 m NDVI reprojected for a 232 m
+#: output, 1.03-1.08) holds its own detail at the two-pixel step; restricted from 2 % coarser,
+#: such a guide lost its whole shift below (the law jumped on a 3 % change of its pixel)
+_INTERPOLATED_GUIDE = 1.5
 #: smallest valid fraction of a level-``s`` pixel (as :func:`coarse_graining` aggregates)
 _LEVEL_MIN_VALID = 0.5
 
@@ -303,11 +308,13 @@ def fit_variance_law(
         Number of coarse steps fitted (default: all with at least 4 x 4 blocks).
     guide_pixel : float, default 1.0
         The side of the guide's own pixel in fine pixels (:func:`xlstsr.guide.guide_pixel`):
-        above 1 for a guide coarser than the output, interpolated onto the fine grid. Its steps
-        are then read only from pixels of two guide pixels up (to 2 %, the tolerance of a pixel
-        mapped from another CRS): finer steps hold the interpolation's smoothness, not the
-        guide's. A guide of half the LST's pixel or coarser shifts no step below
-        (``alpha_below = alpha``, as ``"law-lst"``).
+        above 1 for a guide coarser than the output, interpolated onto the fine grid. From
+        1.5 (:data:`_INTERPOLATED_GUIDE`; a guide a few % coarser is read as a native one) its
+        steps are read only from pixels of two guide pixels up (to 2 %, the tolerance of a
+        pixel mapped from another CRS): finer steps hold the interpolation's smoothness, not
+        the guide's. Where that leaves no step below the LST's pixel (at factor 4, any guide
+        read as interpolated) no step is shifted (``alpha_below = alpha``, as
+        ``"law-lst"``).
 
     Returns
     -------
@@ -350,7 +357,7 @@ def fit_variance_law(
         # 125 m grid of factor 8) alpha_below was 1.5/1.6/1.2 against 0.1/0.2/-0.2 from the
         # NDVI on its own grid at factor 4; from its own pixel up (the step between one and two
         # of its pixels, which the interpolation smooths) still 0.7/0.8/0.4; from two -0.0/0.2/-0.2
-        if guide_pixel > 1.0:
+        if guide_pixel >= _INTERPOLATED_GUIDE:
             okg &= 2.0 ** np.arange(ng) * _PIXEL_TOLERANCE >= 2.0 * guide_pixel
         below, above = (sg < 1) & okg, (sg >= 1) & okg
         if nf >= 1 and below.sum() >= 1 and above.sum() >= 2:
