@@ -97,7 +97,9 @@ class Calibration:
         them (an earlier version's JSON) still loads and applies, unchecked.
     scale_correction : str, optional
         The sr fields' ``xlstsr_scale_correction`` (``"none"``, ``"auto"``, ``"0.8"``...),
-        recorded and checked as ``method``: the correction moves the method's bias.
+        recorded and checked as ``method``: the correction moves the method's bias. A law
+        mode (``"auto"``, ``"law"``, ``"law-lst"``) recorded on ``bicubic`` or ``nearest``
+        fields counts as ``"none"``: the laws leave their output as it is.
     options : str or dict, optional
         The method options of the sr fields (their ``xlstsr_options``) that change its output
         (``conserve``, the model's ``weights_sha256``, ``adapt``, ``gain``...), as JSON text;
@@ -336,6 +338,22 @@ _MODEL_DERIVED = frozenset({"receptive_field", "receptive_field_measured"})
 _ADDRESS_REPR = re.compile(r"^<.* at 0x[0-9a-fA-F]+>$")
 
 
+#: built-in methods without within-block detail of their own: a scale law leaves their output
+#: as it is (upscale records 'none' for them; earlier versions recorded the law mode asked)
+_NO_DETAIL_METHODS = frozenset({"bicubic", "nearest"})
+
+
+def _compared_correction(method: str | None, correction: str | None) -> str | None:
+    """A recorded scale correction as compared: a law mode recorded on bicubic or nearest
+    fields counts as ``'none'`` (the same pixels: a calibration fitted on them when 'auto' was
+    recorded was refused for today's 'none')."""
+    from .kernels.correction import SCALE_CORRECTIONS
+
+    if method in _NO_DETAIL_METHODS and correction in SCALE_CORRECTIONS:
+        return "none"
+    return correction
+
+
 def _scale_correction_text(value: Any) -> str:
     """An ``xlstsr_scale_correction`` as compared: lower-case text, a gain as a float's repr
     (upscale writes ``str(1.0)``, a user may write ``"1"``)."""
@@ -400,7 +418,8 @@ def _field_provenance(a: Any) -> dict[str, Any]:
     overpass from :func:`xlstsr.steps._day_night` (its ``day_night`` attribute, layer name or
     long_name), else from ``source_long_name`` (upscale's output: its long_name is xlstsr's
     own, the input's 'MOD11A1 nighttime LST' is kept there); None for a field whose
-    ``overpass`` coordinate holds both 'day' and 'night'."""
+    ``overpass`` coordinate holds both 'day' and 'night'. A law mode recorded on bicubic or
+    nearest fields is ``'none'`` (:func:`_compared_correction`)."""
     from .steps import _day_night, _overpass_labels
 
     if not isinstance(a, xr.DataArray):
@@ -433,7 +452,7 @@ def _field_provenance(a: Any) -> dict[str, Any]:
     except XlstsrError:
         options = None  # not a JSON object: not recorded
     return {"method": method, "factor": factor, "day_night": day_night,
-            "scale_correction": correction, "options": options}
+            "scale_correction": _compared_correction(method, correction), "options": options}
 
 
 def _fitted_provenance(fields: list[Any]) -> dict[str, Any]:
@@ -473,10 +492,14 @@ def _check_provenance(da: xr.DataArray, cal: Calibration) -> None:
             "--calibration: upscale without it, then apply it so to the field written)."
         )
     field = _field_provenance(da)
+    # a calibration fitted on bicubic or nearest fields that recorded a law mode: 'none', as
+    # the field's own (_field_provenance)
+    fitted = {key: getattr(cal, key) for key, _ in _PROVENANCE}
+    fitted["scale_correction"] = _compared_correction(cal.method, cal.scale_correction)
     recorded = [key for key, _ in _PROVENANCE
-                if getattr(cal, key) is not None and field[key] is not None]
+                if fitted[key] is not None and field[key] is not None]
     differ = [key for key in recorded if key != "options"
-              and str(field[key]).lower() != str(getattr(cal, key)).lower()]
+              and str(field[key]).lower() != str(fitted[key]).lower()]
     diffs = [f"{words} {field[key]!r} (fitted on {getattr(cal, key)!r})"
              for key, words in _PROVENANCE if key in differ]
     if "options" in recorded and "method" not in differ:

@@ -50,6 +50,7 @@ from .validate import (
     _file_size,
     _source_of,
     _standard_grid_mapping,
+    all_nan_advice,
     check_bool,
     check_number,
     check_whole,
@@ -1413,7 +1414,7 @@ def scaling_stats(
     lst, guide = select_lst(lst, variable, guide, operation="scaling_stats")
     # the unwritten steps of an unfinished upscale_to_zarr store read as NaN: their rows were
     # all-NaN statistics without a word (refused as upscale refuses them; metadata only)
-    refuse_incomplete_inputs(lst, guide)
+    refuse_incomplete_inputs(lst, guide, roles=("LST", "guide"))  # ("the source": no source)
     # an empty selection as upscale names it (else a reshape error, "too small" or "all NaN"),
     # in the user's dims (lat/lon, declared row/col): `da.sel(y=...)` failed on their array
     names = spatial_names(lst)
@@ -1521,9 +1522,10 @@ def scaling_stats(
     if not is_dask:
         data = np.asarray(data, dtype=np.float64)
         if not np.isfinite(data).any():
+            # the advice upscale gives, in the field's own lead dim ('time' failed on an image)
             raise AllNaNError(
-                "the field holds no valid pixel (all NaN or fill); check its fill value / QC mask "
-                "or select time steps with data, e.g. `da.dropna('time', how='all')`."
+                "the field holds no valid pixel (all NaN or fill). Check its fill value / QC "
+                f"mask; {all_nan_advice(field_)}."
             )
         if radiometric and np.nanmin(data) <= 0:
             raise UnitsError(

@@ -233,7 +233,8 @@ def upscale(
     ((3, 256, 256), (3, 64, 64))
     """
     lst, guide = select_lst(lst, variable, guide, operation="upscale")
-    refuse_incomplete_inputs(lst, guide)  # an unfinished store's unwritten steps read as NaN
+    # an unfinished store's unwritten steps read as NaN (named "the LST": upscale has no source)
+    refuse_incomplete_inputs(lst, guide, roles=("LST", "guide"))
     factor = check_factor(factor, maximum=MAX_FACTOR, example="4 for 1 km -> 250 m")
     _check_tile(tile)
     for name, flag in (("mask_out_of_range", mask_out_of_range), ("output_check", output_check),

@@ -53,6 +53,7 @@ __all__ = [
     "FILL_SHARE",
     "MAX_FACTOR",
     "PHYSICAL_RANGE_K",
+    "all_nan_advice",
     "check_bool",
     "check_declarations",
     "check_factor",
@@ -5815,8 +5816,40 @@ def decode_guide(da: xr.DataArray) -> xr.DataArray:
     return out
 
 
+def all_nan_advice(da: xr.DataArray) -> str:
+    """What to do with ``da`` (an LST, a field) that holds no valid pixel, in words for an
+    error message: select the steps with data along its own lead dim, or, where it is one
+    image (no lead dim, or lead dims of size 1: a one-band GeoTIFF read without squeezing, a
+    single granule), skip it.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> all_nan_advice(xr.DataArray(np.full((3, 4, 4), np.nan), dims=("date", "y", "x")))[:42]
+    "none of its 3 step(s) along 'date' has one"
+    >>> all_nan_advice(xr.DataArray(np.full((1, 4, 4), np.nan), dims=("band", "y", "x")))[:19]
+    'this image has none'
+    """
+    # the array's own lead dim: a dropna on 'time' failed on a single image (no such dim) and
+    # on a cube whose dates are called otherwise ('date'); one of size 1 is no choice of steps
+    # (`src.dropna('band', how='all')` of a one-band image left 0 steps: "the LST is empty")
+    try:
+        spatial = set(spatial_dims(da))
+    except XlstsrError:
+        spatial = set(da.dims[-2:])
+    steps = [d for d in da.dims if d not in spatial and da.sizes[d] != 1]
+    if steps:
+        d = steps[0]
+        return (f"none of its {da.sizes[d]} step(s) along '{d}' has one: select steps with "
+                f"data from the cube they come from, e.g. `src.dropna('{d}', how='all')`")
+    return ("this image has none (all cloud, water or fill): skip it, e.g. call only where "
+            "`bool(da.notnull().any())` on the image read with its fill masked "
+            "(`rioxarray.open_rasterio(path, mask_and_scale=True)`)")
+
+
 def require_valid_pixels(da: xr.DataArray, what: str = "LST") -> None:
-    """Raise :class:`AllNaNError` when an in-memory array holds no finite value.
+    """Raise :class:`AllNaNError` when an in-memory array holds no finite value; its message
+    says what to do (:func:`all_nan_advice`).
 
     Dask arrays are not checked (that would compute them): their all-NaN blocks yield NaN.
     """
@@ -5824,25 +5857,9 @@ def require_valid_pixels(da: xr.DataArray, what: str = "LST") -> None:
     if isinstance(data, dsa.Array):
         return
     if not np.isfinite(np.asarray(data)).any():
-        # the advice names the array's own lead dim: a dropna on 'time' failed on a single
-        # image (no such dim) and on a cube whose dates are called otherwise ('date')
-        try:
-            spatial = set(spatial_dims(da))
-        except XlstsrError:
-            spatial = set(da.dims[-2:])
-        lead = [d for d in da.dims if d not in spatial]
-        if lead:
-            d = lead[0]
-            n = da.sizes[d]
-            hint = (f"none of its {n} step(s) along '{d}' has one: select steps with data "
-                    f"from the cube they come from, e.g. `src.dropna('{d}', how='all')`")
-        else:
-            hint = ("this image has none (all cloud, water or fill): skip it, e.g. call only "
-                    "where `bool(da.notnull().any())` on the image read with its fill masked "
-                    "(`rioxarray.open_rasterio(path, mask_and_scale=True)`)")
         raise AllNaNError(
             f"the {what} holds no valid pixel (all NaN or fill). Check the fill value / QC "
-            f"mask; {hint}."
+            f"mask; {all_nan_advice(da)}."
         )
 
 
