@@ -69,16 +69,19 @@ from ..io.zarr import (
     STATUS_ATTR,
     WRITER_ATTR,
     ZARR_MARKERS,
+    advice_while_written,
     aside_path,
-    aside_time,
     file_uri_path,
     files_read,
     holds_zarr_metadata,
     is_zarr_array,
+    latest_finished_aside,
     live_writer,
     local_path,
+    move_advice,
     refuse_incomplete_inputs,
     restore_advice,
+    root_attrs_at,
     store_exists,
     store_url_key,
     stores_left_aside,
@@ -93,6 +96,7 @@ from ..methods.base import MODEL_LABELS as _MODEL_LABELS
 from ..methods.base import MODEL_NAMES as _MODEL_NAMES
 from ..methods.base import RUNTIME_OPTIONS, UpscaleMethod, option_names
 from ..validate import (
+    all_nan_advice,
     check_bool,
     check_factor,
     check_whole,
@@ -740,12 +744,7 @@ def _nothing_written(p: Path) -> bool:
 
 def _status_of(p: Path) -> Any:
     """The ``xlstsr_status`` of the store folder ``p`` (None: not an xlstsr store, or none)."""
-    import zarr
-
-    try:
-        return zarr.open_group(str(p), mode="r").attrs.get(STATUS_ATTR)
-    except (OSError, ValueError, zarr.errors.BaseZarrError):  # not a Zarr group
-        return None
+    return root_attrs_at(p).get(STATUS_ATTR)
 
 
 def _warn_left_aside(store: Any, mode: str) -> None:
@@ -760,54 +759,53 @@ def _warn_left_aside(store: Any, mode: str) -> None:
     ``mode="w"`` - or any mode on a path where no store exists (``"w-"``, a resume started
     afresh) - is about to write this run's result there, so that no copy is advised back over
     it: each is advised a path of its own (a restore, followed after the run, failed on the
-    new result or deleted it)."""
+    new result or deleted it). While another process writes the store at the path (a resume),
+    none is advised back: the removal of that store a restore begins with deleted its work."""
     if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
         return
     p = Path(store)
     asides = stores_left_aside(p)
     if not asides:
         return
-    here = _status_of(p) if p.is_dir() else None
+    attrs = root_attrs_at(p) if p.is_dir() else {}
+    here = attrs.get(STATUS_ATTR)
+    writer = live_writer(attrs)  # (this run is refused below: the store is another's now)
     resumed = mode == "resume" and here is not None
     overwritten = mode == "w" or (mode in ("w-", "resume") and not store_exists(p))
     status = {a: _status_of(a) for a in asides}
-    finished = [a for a in asides if status[a] in (None, COMPLETE)]
-    back = (finished or asides)[-1]
+    back = latest_finished_aside(p, asides) or asides[-1]
     for aside in asides:
         done = status[aside] in (None, COMPLETE)
         what = (" (a finished result)" if status[aside] == COMPLETE else "" if done
                 else " (an unfinished store, an earlier interrupted run's: no finished result)")
         gone = f"`import shutil; shutil.rmtree({str(aside)!r})`"
-        if overwritten or here == COMPLETE or resumed:
+        if writer is not None:
+            advice = (f"{advice_while_written(p, aside, writer['pid'])}, or delete it ({gone}) "
+                      "to free its space.")
+        elif overwritten or here == COMPLETE or resumed:
             now = (f"to hold the result this run (mode={mode!r}) writes" if overwritten
                    else "a finished result" if here == COMPLETE
                    else "being completed by this resume")
             advice = (f"The store at {p} is {now}, which this copy must not replace: to keep "
-                      f"both, {_move_advice(p, aside)}, or delete it ({gone}) to free its space.")
+                      f"both, {move_advice(p, aside)}, or delete it ({gone}) to free its space.")
         elif aside is back:
             advice = (f"{restore_advice(p, aside, here not in (None, COMPLETE))}"
                       + (", then complete it with mode='resume'" if not done else "")
                       + f", or delete it ({gone}) to free its space.")
         elif done:
             advice = (f"The later result kept at {back} is the one to restore; to keep this "
-                      "one too, " + _move_advice(p, aside) + f", or delete it ({gone}) to "
+                      "one too, " + move_advice(p, aside) + f", or delete it ({gone}) to "
                       "free its space.")
         else:
             advice = f"Delete it ({gone}): it holds no finished result."
             if not _nothing_written(aside):  # (a store of another input it replaced, resumable)
-                advice += (" To complete it instead, " + _move_advice(p, aside) + " and "
+                advice += (" To complete it instead, " + move_advice(p, aside) + " and "
                            "complete it there with mode='resume' and its own input.")
         warn(
             f"an earlier overwrite of {p} was interrupted: the store it replaced is kept, "
             f"hidden, at {aside}{what}. {advice}",
             UserWarning,
         )
-
-
-def _move_advice(p: Path, aside: Path) -> str:
-    """Code that moves a set-aside store to a path of its own beside ``p``."""
-    to = p.with_name(f"{p.stem}.earlier-{aside_time(aside)}{p.suffix}")
-    return f"move it to a path of its own (`import os; os.rename({str(aside)!r}, {str(to)!r})`)"
 
 
 def _release_writer(store: Any) -> None:
@@ -1043,7 +1041,9 @@ def _refuse_live_writer(store: Any) -> None:
 
 
 def _refuse_existing(store: Any) -> NoReturn:
-    """Refuse ``mode="w-"`` (the default) on a store that exists."""
+    """Refuse ``mode="w-"`` (the default) on a store that exists (one another run writes now
+    told so: mode='w' and mode='resume', advised here, are refused on it)."""
+    _refuse_live_writer(store)
     raise XlstsrError(
         f"the store {_store_label(store)} exists; pass mode='w' to overwrite it, mode='resume' to complete "
         "an interrupted run, or choose another path."
@@ -2820,8 +2820,7 @@ def upscale_to_zarr(
         raise AllNaNError(
             f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
             f"or fill), so nothing was upscaled and {kept}. Check the variable, the fill "
-            "value and the QC mask, or select time steps with data "
-            "(`da.dropna('time', how='all')`)."
+            f"value and the QC mask; {all_nan_advice(lst)}."
         )
     out = xr.open_zarr(store, consolidated=False, decode_coords="all")[vname]
     if levels:

@@ -1887,7 +1887,7 @@ def to_cogs(
     directory = file_uri_path(directory) or directory
     # the store of an unfinished upscale_to_zarr run (README: `xr.open_zarr` then to_cogs):
     # its unwritten dates were written as all-NaN COGs, like cloudy days
-    refuse_incomplete_inputs(da, None)
+    refuse_incomplete_inputs(da, None, roles=("array given to to_cogs", "guide"))
     _check_cog_options(da, directory, rio_kwargs)
     # driver="COG" asks for what is written anyway: dropped, not passed twice to rasterio
     rio_kwargs = {k: v for k, v in rio_kwargs.items() if str(k).lower() != "driver"}

@@ -764,11 +764,14 @@ def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | N
         )
 
 
-def _refuse_repeats(paths: Sequence[Path], given: Sequence[Any]) -> None:
+def _refuse_repeats(paths: Sequence[Path], given: Sequence[Any],
+                    pattern: str | None = None) -> None:
     """Refuse one file listed twice (overlapping globs; once absolute, once relative; through
     a symlink; once as a ``file://`` URL): it was called "copies of one granule" and told to
     remove the copy, which deleted the only file. ``given`` are the entries as the user wrote
     them (``paths`` the local paths they name): the URL's entry was named as its path, "twice".
+    ``pattern``: the glob pattern (as globbed) that matched ``paths``, a granule and a link to
+    it: the advice for a list, run on the pattern's string, split it into characters.
     """
     seen: dict[str, int] = {}
     for i, p in enumerate(paths):
@@ -777,13 +780,21 @@ def _refuse_repeats(paths: Sequence[Path], given: Sequence[Any]) -> None:
             seen[real] = i
             continue
         first = given[seen[real]]
+        if pattern is not None:
+            raise XlstsrError(
+                f"the pattern {pattern!r} matches {first} and {given[i]}, the same file "
+                f"({real}) through a link: each granule is one step. Open each file once, "
+                "e.g. `import glob, os; files = sorted({os.path.realpath(f): f for f in "
+                f"glob.glob({pattern!r})}}.values())` and `open_modis(files)`, or narrow the "
+                "pattern to leave the link out."
+            )
         same = (f"{given[i]} twice" if os.fspath(given[i]) == os.fspath(first)
                 else f"{first} and {given[i]}, the same file,")
         # the advice's key reads a file:// URL as open_modis does (a realpath of the URL
         # itself kept both, and the advice looped); the first name of each file is kept
         raise XlstsrError(
             f"the list of granules names {same} ({real}): each granule is one step. "
-            "De-duplicate the list, e.g. `from xlstsr.io.zarr import file_uri_path; "
+            "De-duplicate the list, e.g. `import os; from xlstsr.io.zarr import file_uri_path; "
             "files = list({os.path.realpath(os.path.expanduser(file_uri_path(f) or f)): f "
             "for f in reversed(files)}.values())` (keeping the first name you gave each file; "
             "open_modis orders the steps by date), and open it again (no file needs removing)."
@@ -799,11 +810,12 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
             # a granule in "run[1]/" is no pattern: globbed, "[1]" matched "1" only and the
             # existing file was "no MODIS granule matches"
             return None
-        found = sorted(Path(p) for p in glob.glob(absolute_path(s)))
+        pattern = absolute_path(s)
+        found = sorted(Path(p) for p in glob.glob(pattern))
         if not found:
             raise InputNotFoundError(f"no MODIS granule matches {s!r}; check the folder and "
                                      "the pattern (e.g. 'MOD11A1.A2020*.h18v04.*.hdf').")
-        _refuse_repeats(found, found)  # a link among the matches to another of them
+        _refuse_repeats(found, found, pattern)  # a link among the matches to another
         return found
     if not isinstance(path, Iterable) or isinstance(path, (bytearray, memoryview)):
         # a bytearray is no path to open() either: iterated, it gave integers, "got int 47"

@@ -148,7 +148,7 @@ def aside_time(aside: Path) -> int:
     return int(ns) if ns.isdigit() else 0
 
 
-def _root_attrs_at(p: Path) -> dict[str, Any]:
+def root_attrs_at(p: Path) -> dict[str, Any]:
     """The root attributes of the store folder ``p`` ({} when it is no readable Zarr group)."""
     import zarr
 
@@ -165,7 +165,7 @@ def stores_left_aside(p: Path) -> list[Path]:
     earlier call's, left."""
     import socket
 
-    attrs = _root_attrs_at(p)  # the run that set a store aside records itself in the new store
+    attrs = root_attrs_at(p)  # the run that set a store aside records itself in the new store
     w = attrs.get(WRITER_ATTR) if isinstance(attrs.get(WRITER_ATTR), Mapping) else {}
     running = attrs.get(STATUS_ATTR) not in (None, COMPLETE)
     left = []
@@ -184,18 +184,44 @@ def stores_left_aside(p: Path) -> list[Path]:
     return sorted(left, key=lambda a: (aside_time(a), a.name))
 
 
+def latest_finished_aside(p: Path, asides: list[Path] | None = None) -> Path | None:
+    """The latest of the stores set aside for ``p`` (``asides``, oldest first; by default
+    :func:`stores_left_aside`) that holds a finished result (complete, or not an xlstsr store),
+    or None: the one copy advised back to ``p``."""
+    done = [a for a in (stores_left_aside(p) if asides is None else asides)
+            if root_attrs_at(a).get(STATUS_ATTR) in (None, COMPLETE)]
+    return done[-1] if done else None
+
+
+def move_advice(p: Path, aside: Path) -> str:
+    """Code that moves a set-aside store to a path of its own beside ``p``."""
+    to = p.with_name(f"{p.stem}.earlier-{aside_time(aside)}{p.suffix}")
+    return f"move it to a path of its own (`import os; os.rename({str(aside)!r}, {str(to)!r})`)"
+
+
+def advice_while_written(p: Path, aside: Path, pid: Any) -> str:
+    """What to do with a store set aside from ``p`` while process ``pid`` (a resume) writes
+    the store at ``p``: no restore, whose removal of that store deleted the running work."""
+    return (f"Process {pid} on this machine is writing the store at {p} now: remove nothing "
+            f"there, and restore this copy only once process {pid} has finished (its store "
+            f"at {p} is then a result of its own); to keep both, {move_advice(p, aside)}")
+
+
 def _replaced_result(p: Path) -> str:
     """The store an interrupted ``mode="w"`` run set aside from ``p`` (the latest finished
     one), with how to put it back, as a sentence; "" if none. The unfinished store such a run
     leaves at ``p`` was told to be completed only: the earlier result, kept hidden beside it,
-    was not named."""
-    done = [a for a in stores_left_aside(p)
-            if _root_attrs_at(a).get(STATUS_ATTR) in (None, COMPLETE)]
-    if not done:
+    was not named. While a process writes ``p`` (a resume, maybe not of the run that set the
+    copy aside) no restore is advised: its removal of ``p`` deleted that run's work."""
+    back = latest_finished_aside(p)
+    if back is None:
         return ""
-    what = " (a finished result)" if _root_attrs_at(done[-1]).get(STATUS_ATTR) else ""
-    return (f" The store that run (mode='w') replaced is kept, hidden, at {done[-1]}{what}. "
-            f"{restore_advice(p, done[-1], True)}.")
+    what = " (a finished result)" if root_attrs_at(back).get(STATUS_ATTR) else ""
+    w = live_writer(root_attrs_at(p))
+    return (f" An interrupted overwrite (mode='w') of this path set the store it replaced "
+            f"aside: it is kept, hidden, at {back}{what}. "
+            + (advice_while_written(p, back, w["pid"]) if w
+               else restore_advice(p, back, True)) + ".")
 
 
 def restore_advice(p: Path, aside: Path, unfinished: bool) -> str:
@@ -204,7 +230,7 @@ def restore_advice(p: Path, aside: Path, unfinished: bool) -> str:
     back = f"os.rename({str(aside)!r}, {str(p)!r})"
     if not (p.exists() or p.is_symlink()):
         return f"Restore that result with `import os; {back}`"
-    what = "the unfinished store that run started" if unfinished else "the store"
+    what = "the unfinished store" if unfinished else "the store"
     gone = (f"shutil.rmtree({str(p)!r})" if p.is_dir() and not p.is_symlink()
             else f"os.remove({str(p)!r})")
     return (f"To restore that result, remove {what} at {p} first, then rename it back: "
@@ -350,16 +376,21 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
         )
     regions = incomplete_regions(ds.attrs, path)
     if regions is not None:
+        w = live_writer(ds.attrs)
         raise XlstsrError(
             f"the store {os.fspath(path)} is incomplete: "
             + (f"{regions[0]} of its {regions[1]} time blocks were" if regions[1] else "nothing was")
             + " written by an upscale_to_zarr run that did not finish (interrupted, "
             "stopped by an error, or still running"
             + (f": process {w['pid']} on this machine is writing it now"
-               if (w := live_writer(ds.attrs)) else "")
-            + "); the others read as NaN. Complete it with "
-            "`xlstsr.upscale_to_zarr(..., mode='resume')` and the same arguments (`xlstsr upscale "
-            "IN OUT --resume`), or, to look at the part written, open it with `xr.open_zarr`."
+               if w else "")
+            + "); the others read as NaN. "
+            # (a resume of a store that process writes is refused: wait for it)
+            + (f"Open it again once process {w['pid']} has finished; to look at the part "
+               "written now, open it with `xr.open_zarr`." if w else
+               "Complete it with `xlstsr.upscale_to_zarr(..., mode='resume')` and the same "
+               "arguments (`xlstsr upscale IN OUT --resume`), or, to look at the part written, "
+               "open it with `xr.open_zarr`.")
             + (_replaced_result(Path(path)) if local else "")
         )
     group = kwargs.get("group")
