@@ -782,10 +782,15 @@ def _warn_guide_steps(m: UpscaleMethod | None, stats: Mapping[str, np.ndarray], 
                 f"a guide band holds no valid pixel at step(s) {sel[:8].tolist()}"
                 f"{' ...' if sel.size > 8 else ''} of {n} where the LST has data (all "
                 "cloud?): guided methods run there without guidance (a constant fill or their "
-                "bicubic fallback), up to several K from a guided result. conserve=True keeps "
-                "each coarse pixel's radiance there (method_options={'conserve': True} for "
-                "'sisr' and 'disr'; tsharp and dms conserve by default); or drop those dates, "
-                f"or give a composite guide matched with guide_time_tolerance{later}."
+                "bicubic fallback), up to several K from a guided result. "
+                # (only where the method may not conserve: tsharp, dms and disr with
+                # conserve=True keep each coarse pixel's radiance already)
+                + ("" if getattr(m, "conserve", False) else
+                   "A method that does not conserve (disr by default) keeps each coarse "
+                   "pixel's radiance there with method_options={'conserve': True}; or drop "
+                   "those dates, ")
+                + ("Drop those dates, " if getattr(m, "conserve", False) else "")
+                + f"or give a composite guide matched with guide_time_tolerance{later}."
                 + (" Another band has data there: if the bands are on different dates (a Dataset "
                    "merged on the union of their dates, each band NaN on the other's), pass each "
                    "band on its own dates as a dict, with guide_time_tolerance (each band is then "

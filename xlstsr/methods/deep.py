@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -70,11 +71,15 @@ def _guided_message(name: str, model: Any, n_guide: int, checkpoint: str | None)
     what = "that band" if n_guide == 1 else "those bands, in that order"
     # phrased so that the command line's rewriting of method= and method_options= into its
     # flags reads (a Python call with them inside became `upscale(..., --model m.pt)`)
+    # the command line with the model given (without --model it ran the bundled weights, 5 K
+    # off); none for a module, which no command takes
+    cli = ("" if checkpoint is None else
+           f"; on the command line --method disr --model {shlex.quote(str(checkpoint))} "
+           f"--guide {var}.tif (a raster of {what})")
     return (f"method {name!r} runs single-image models; this one needs {n_guide} guide "
             f"band(s){f' {names}' if names else ''}: use method='disr' with "
             f"method_options={{'model': {given}}} and guide= holding {what} on the fine grid "
-            f"(factor times finer than the LST), e.g. guide={var}; on the command line "
-            f"--method disr --guide {var}.tif (a raster of {what})")
+            f"(factor times finer than the LST), e.g. guide={var}{cli}")
 
 
 class _DeepMethod(TorchModelMethod):
