@@ -89,3 +89,27 @@ def test_evaluate_warns_about_step_scored_on_no_pixel(three_steps):
     # the advice given keeps the scored steps
     kept = ds.where(ds.n_valid > 0, drop=True)
     assert kept.sizes["time"] == 2 and bool(np.isfinite(kept.rmse).all())
+
+
+def test_undeclared_celsius_fine_lst_is_warned_with_advice_that_works() -> None:
+    # (review 53 459c621/2) a fine LST in degC without units (a GeoTIFF seldom declares them)
+    # was taken for a guide without a word
+    import warnings
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=64, cloud_fraction=0.0, seed=3)
+    lst = s["lst_1km"].isel(time=0, drop=True)
+    fine = lst.interp_like(s["ndvi_250m"], method="linear") - 273.15
+    fine.attrs = {}
+    with pytest.warns(UserWarning, match=r"degrees Celsius .*`fine\.attrs\['units'\] = 'degC'`"):
+        xlstsr.estimate_offset(fine, lst, errors="ignore")
+    fine.attrs["units"] = "degC"  # the advice, followed: no such warning
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        xlstsr.estimate_offset(fine, lst, errors="ignore")
+    assert not [w for w in got if "degrees Celsius" in str(w.message)]
+    # an NDVI guide is not told so
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        xlstsr.estimate_offset(s["ndvi_250m"].isel(time=0, drop=True)
+                               if "time" in s["ndvi_250m"].dims else s["ndvi_250m"], lst, errors="ignore")
+    assert not [w for w in got if "degrees Celsius" in str(w.message)]

@@ -605,6 +605,27 @@ def _looks_like_kelvin(fine: xr.DataArray) -> bool:
     return bool(np.isfinite(med) and 150.0 < med < 400.0)
 
 
+def _warn_undeclared_celsius(fine: xr.DataArray, lst: xr.DataArray) -> None:
+    """Warn where a fine field without units reads like an LST in degrees Celsius beside the
+    LST's Kelvin (its median within 15 K of the LST's less 273.15, a temperature's spread): it
+    is taken for a guide, aggregated linearly and its bias-removed scores NaN (a GeoTIFF
+    seldom declares units; Madrid's 20 m LST less 273.15 moved 0.3 px)."""
+    if fine.attrs.get("units") is not None:
+        return
+    vals = np.asarray(fine.values, dtype=np.float64)
+    ref = np.asarray(lst.values, dtype=np.float64)
+    if not (np.isfinite(vals).any() and np.isfinite(ref).any()):
+        return
+    lo, med, hi = np.nanpercentile(vals, [1, 50, 99])
+    lst_med = float(np.nanmedian(ref)) - 273.15
+    if -60.0 < lo and hi < 90.0 and hi - lo > 8.0 and abs(med - lst_med) < 15.0:
+        warn(f"the fine field reads like an LST in degrees Celsius (median {med:.1f}, the "
+             f"LST's {lst_med:.1f} degC) but declares no units: it is taken for a guide "
+             "(aggregated linearly, its bias-removed scores NaN). Declare it, "
+             "`fine.attrs['units'] = 'degC'`, to be compared through radiance as an LST.",
+             UserWarning)
+
+
 #: upper bound of an estimated PSF width, in LST pixels (MODIS: ~0.4): the kernel's default
 _PSF_BOUND = 0.75
 
@@ -981,7 +1002,12 @@ def estimate_offset(
         _check_lengths(lres, lst.rio.crs, max_shift_uncertainty=max_shift_uncertainty
                        if np.isfinite(max_shift_uncertainty) else None)
         limit = float(max_shift_uncertainty) / fpx
-    radiometric = _looks_like_kelvin(fine) if radiometric is None else bool(radiometric)
+    if radiometric is None:
+        radiometric = _looks_like_kelvin(fine)
+        if not radiometric:
+            _warn_undeclared_celsius(fine, lst)
+    else:
+        radiometric = bool(radiometric)
     bound = (0.5 * factor) if max_shift is None else max_shift / fpx
     step = max(bound / 8.0, 0.05) if search_step is None else search_step / fpx
     step = max(step, bound / 32.0)  # at most 65 x 65 candidates in the grid search
