@@ -239,20 +239,20 @@ _C2L2_SCENE_FILE = re.compile(r"_(st_b10|st_b6)\.tiff?$|_mtl\.txt$", re.IGNORECA
 
 
 #: a band file of a Landsat scene as USGS names it (``LC80200392015216LGN00_B10.TIF``,
-#: ``LC08_L1TP_..._B10.TIF``, ``..._BQA.TIF``) or as open_landsat8_l1's default prefix does
-#: (``l8_B10.tif``)
-_SCENE_BAND_FILE = re.compile(r"(?:^|_)B(?:\d{1,2}|QA)\.tiff?$", re.IGNORECASE)
+#: ``LC08_L1TP_..._B10.TIF``, ``..._BQA.TIF``, Landsat 7's ``..._B6_VCID_1.TIF``) or as
+#: open_landsat8_l1's default prefix does (``l8_B10.tif``)
+_SCENE_BAND_FILE = re.compile(r"(?:^|_)B(?:\d{1,2}(?:_VCID_[12])?|QA)\.tiff?$", re.IGNORECASE)
 
 
 def _band_mtls(p: Path) -> list[Path]:
     """The MTL of the scene whose band file ``p`` is: the MTL beside it whose name starts as
-    ``p``'s does (``l8_MTL.txt`` for ``l8_B10.tif``), else the folder's only MTL; none for
-    any other file (a field written into the scene's folder, ``bt.tif``, is no band)."""
+    ``p``'s does (``l8_MTL.txt`` for ``l8_B10.tif``); none for any other file. Not the
+    folder's only MTL whatever the file's name: a field of the user's own named like a band
+    (``lst_B10.tif``, a plugin's ``RT_LC08_..._B10.tif`` in Kelvin) was refused as radiance."""
     if not _SCENE_BAND_FILE.search(p.name) or not p.is_file():
         return []
-    mtls = [q for q in p.parent.iterdir() if q.name.lower().endswith("_mtl.txt")]
-    same = [q for q in mtls if p.name.lower().startswith(q.name[:-len("MTL.txt")].lower())]
-    return same or (mtls if len(mtls) == 1 else [])
+    return [q for q in p.parent.iterdir() if q.name.lower().endswith("_mtl.txt")
+            and p.name.lower().startswith(q.name[:-len("MTL.txt")].lower())]
 
 
 def _level1_scene(p: Path) -> tuple[Path, str] | None:
@@ -287,8 +287,9 @@ def _level1_scene(p: Path) -> tuple[Path, str] | None:
 
 def _refuse_level1(path: str, command: str) -> None:
     """Refuse a Landsat Level-1 scene (its MTL, folder or a band file of it) as an LST or a
-    reference: it holds radiance, read by :func:`xlstsr.io.open_landsat8_l1` in Python, not by
-    a command."""
+    reference: it holds radiance, read by :func:`xlstsr.io.open_landsat8_l1` in Python (a
+    Landsat 8 scene before Collection 2), not by a command; any other scene's advice is its
+    Level-2 product."""
     if "://" in path:
         return
     found = _level1_scene(Path(path))
@@ -298,19 +299,37 @@ def _refuse_level1(path: str, command: str) -> None:
     folder = mtl.parent
     what = ("a band of a Landsat Level-1 scene" if Path(path).is_file() and Path(path) != mtl
             else "a Landsat Level-1 scene")
+    head = (f"{path} is {what} ({level} in {mtl.name}): its thermal band holds "
+            f"top-of-atmosphere radiance, not surface temperature, and `xlstsr {command}` reads "
+            "no Level-1 scene.")
+    from xlstsr.io.landsat import _C2_L1_ADVICE, read_mtl
+
+    meta = read_mtl(mtl)
+    level2 = ("read by `xlstsr.io.open_landsat_c2l2`." if command == "train" else
+              "which this command reads.")
+    # a Collection 2 scene: open_landsat8_l1 refuses it (its QA_PIXEL is no BQA), so it is not
+    # the reader to advise (followed, it advised the Level-2 product)
+    if str(meta.get("COLLECTION_NUMBER", "")).strip().lstrip("0") == "2":
+        raise UsageError(f"{head} {_C2_L1_ADVICE}" + (
+            "" if command == "train" else f" `xlstsr {command}` reads that Level-2 scene too."))
+    # Landsat 4-7 (band 6, Landsat 7's B6_VCID_1.TIF): open_landsat8_l1 reads TIRS band 10 only
+    # (followed, it asked for a B10.tif the scene has not)
+    craft = re.search(r"(\d)\s*$", str(meta.get("SPACECRAFT_ID", "")))
+    if craft is not None and int(craft[1]) < 8:
+        product = {"7": "LE07"}.get(craft[1], f"LT0{craft[1]}")
+        raise UsageError(
+            f"{head} xlstsr's Level-1 reader (open_landsat8_l1) takes Landsat 8 scenes only "
+            f"(band 10), not this {meta['SPACECRAFT_ID']} scene: download the scene's Level-2 "
+            f"product (surface temperature, {product}_L2SP_...), {level2}")
     # the reader's prefix= where the files are not named l8_B10.tif... (USGS's LC08_...): its
     # default found none of them
     prefix = mtl.name[:-len("MTL.txt")]
     given = "" if prefix == "l8_" else f", prefix={prefix!r}"
     raise UsageError(
-        f"{path} is {what} ({level} in {mtl.name}): its thermal band holds "
-        f"top-of-atmosphere radiance, not surface temperature, and `xlstsr {command}` reads no "
-        "Level-1 scene. Read it in Python with `xlstsr.io.open_landsat8_l1"
+        f"{head} Read it in Python with `xlstsr.io.open_landsat8_l1"
         f"({str(folder)!r}{given})` (band-10 brightness temperature `bt`, NDVI, cloud and water "
         "masks) and write the field to use, e.g. `.bt.to_dataset().to_zarr('bt.zarr')`; or "
-        "download the scene's Level-2 product (surface temperature, LC08_L2SP_...), "
-        + ("read by `xlstsr.io.open_landsat_c2l2`." if command == "train" else
-           "which this command reads.")
+        f"download the scene's Level-2 product (surface temperature, LC08_L2SP_...), {level2}"
     )
 
 
@@ -544,15 +563,21 @@ def _band_step_error(err: Exception, lst: Any, path: str, mask_out_of_range: boo
 
 
 @contextlib.contextmanager
-def _band_step_refusal(lst: Any, args: argparse.Namespace) -> Iterator[None]:
-    """A refusal of one band of the LST, a multi-band GeoTIFF read as time steps, as a
-    refusal of that step (:func:`_band_step_error`)."""
+def _band_step_refusal(lst: Any, path: str, mask_out_of_range: bool = False) -> Iterator[None]:
+    """A refusal of one band of the LST (``path``), a multi-band GeoTIFF read as time steps, as
+    a refusal of that step (:func:`_band_step_error`). ``lst`` is the LST read, or a function
+    reading it (``xlstsr train``, whose fit_files opens the file itself: read again only on
+    such a refusal)."""
     from xlstsr.errors import XlstsrError
 
     try:
         yield
     except XlstsrError as err:
-        new = _band_step_error(err, lst, args.input, args.mask_out_of_range)
+        if callable(lst):
+            if not _BANDS_AS_IMAGES.match(str(err)):
+                raise
+            lst = lst()
+        new = _band_step_error(err, lst, path, mask_out_of_range)
         if new is err:
             raise
         raise new from err
@@ -3186,7 +3211,7 @@ def _upscale(args: argparse.Namespace) -> int:
             "output_grid)` (from xlstsr.calibration); or fit a calibration without the NDVI "
             "term (`fit_calibration(sr, truth)`) and pass that as --calibration."
         )
-    with _scheduler(args.scheduler), _band_step_refusal(lst, args):
+    with _scheduler(args.scheduler), _band_step_refusal(lst, args.input, args.mask_out_of_range):
         if fmt == "zarr":  # streamed region by region, resumable
             mode = "w" if args.overwrite else ("resume" if args.resume else "w-")
             # a NetCDF/Zarr input's global attributes (source, title, history) as the
@@ -3673,7 +3698,7 @@ def _scaling(args: argparse.Namespace) -> int:
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
                             args.guide_crs, args.guide_band)
-    with _scheduler(args.scheduler), _band_step_refusal(lst, args):
+    with _scheduler(args.scheduler), _band_step_refusal(lst, args.input, args.mask_out_of_range):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
                                          guide_time_tolerance=args.guide_time_tolerance,
@@ -4026,25 +4051,30 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
             # Lightning asks a resume without a ModelCheckpoint for one in Python: said below in
             # this command's words (--save-checkpoints)
             warnings.filterwarnings("ignore", message=_RESUME_CALLBACKS)
-            rec = fit_files(
-                args.lst, args.out, variable=args.variable, guide=args.guide,
-                guide_variable=args.guide_variable, truth=args.truth,
-                truth_variable=args.truth_variable, mode=args.mode, arch=args.arch,
-                factor=args.factor, patch=args.patch, window=args.window, psf=args.psf,
-                max_nan_fraction=args.max_nan_fraction, min_valid=args.min_valid,
-                guide_time_tolerance=args.guide_time_tolerance, val_fraction=args.val_fraction,
-                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
-                callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
-                declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale,
-                         "add_offset": args.offset},
-                truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
-                               "scale_factor": args.truth_scale, "add_offset": args.truth_offset},
-                guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
-                band=args.band, guide_band=args.guide_band, truth_band=args.truth_band,
-                guide_offset=args.guide_offset,
-                command=shlex.join(["xlstsr", *(sys.argv[1:] if argv is None else argv)]),
-            )
+            # one band (a date) of a multi-band GeoTIFF --lst refused: told as that band, as
+            # scaling and upscale tell it (a file-wide --units degC was advised, then refused)
+            with _band_step_refusal(lambda: _declare(_open_field_and_globals(
+                    args.lst, args.variable, "LST", band=args.band)[0], args.units,
+                    args.nodata, args.scale, offset=args.offset), args.lst):
+                rec = fit_files(
+                    args.lst, args.out, variable=args.variable, guide=args.guide,
+                    guide_variable=args.guide_variable, truth=args.truth,
+                    truth_variable=args.truth_variable, mode=args.mode, arch=args.arch,
+                    factor=args.factor, patch=args.patch, window=args.window, psf=args.psf,
+                    max_nan_fraction=args.max_nan_fraction, min_valid=args.min_valid,
+                    guide_time_tolerance=args.guide_time_tolerance, val_fraction=args.val_fraction,
+                    epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                    seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
+                    callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
+                    declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale,
+                             "add_offset": args.offset},
+                    truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
+                                   "scale_factor": args.truth_scale, "add_offset": args.truth_offset},
+                    guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
+                    band=args.band, guide_band=args.guide_band, truth_band=args.truth_band,
+                    guide_offset=args.guide_offset,
+                    command=shlex.join(["xlstsr", *(sys.argv[1:] if argv is None else argv)]),
+                )
     except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written
         print(f"xlstsr: interrupted: {err}", file=sys.stderr)
         return 130
