@@ -113,3 +113,20 @@ def test_undeclared_celsius_fine_lst_is_warned_with_advice_that_works() -> None:
         xlstsr.estimate_offset(s["ndvi_250m"].isel(time=0, drop=True)
                                if "time" in s["ndvi_250m"].dims else s["ndvi_250m"], lst, errors="ignore")
     assert not [w for w in got if "degrees Celsius" in str(w.message)]
+
+
+def test_a_field_named_as_no_temperature_is_not_told_it_is_celsius() -> None:
+    # (review 53 97e31d4/2) a slope in degrees (0-32) beside a 17 degC LST was told so
+    import warnings
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=64, cloud_fraction=0.0, seed=3)
+    lst = s["lst_1km"].isel(time=0, drop=True)
+    slope = (lst.interp_like(s["ndvi_250m"], method="linear") - 273.15).rename(None)
+    slope.attrs = {"long_name": "slope"}
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        xlstsr.estimate_offset(slope, lst, errors="ignore")
+    assert not [w for w in got if "degrees Celsius" in str(w.message)]
+    slope.attrs = {"long_name": "LST_20m"}  # named a temperature: told
+    with pytest.warns(UserWarning, match="If it is an LST in degrees Celsius"):
+        xlstsr.estimate_offset(slope, lst, errors="ignore")

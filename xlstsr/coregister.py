@@ -17,6 +17,7 @@ degrees on a lon/lat grid) to *add* to the fine field's x / y coordinates to ali
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -605,12 +606,24 @@ def _looks_like_kelvin(fine: xr.DataArray) -> bool:
     return bool(np.isfinite(med) and 150.0 < med < 400.0)
 
 
+#: names that say a field is a temperature (:func:`_warn_undeclared_celsius`)
+_TEMPERATURE_NAME = re.compile(r"lst|temp|kelvin|celsius|degc|\b(?:st|bt|t)\b|thermal|_st_|^st_",
+                               re.IGNORECASE)
+
+
 def _warn_undeclared_celsius(fine: xr.DataArray, lst: xr.DataArray) -> None:
     """Warn where a fine field without units reads like an LST in degrees Celsius beside the
     LST's Kelvin (its median within 15 K of the LST's less 273.15, a temperature's spread): it
     is taken for a guide, aggregated linearly and its bias-removed scores NaN (a GeoTIFF
     seldom declares units; Madrid's 20 m LST less 273.15 moved 0.3 px)."""
     if fine.attrs.get("units") is not None:
+        return
+    # a field named as something else (a slope in degrees, 0-32, beside a 17 degC LST) is
+    # not told to be an LST; rioxarray's generic names say nothing
+    named = " ".join(str(v) for v in (fine.name, fine.attrs.get("long_name"),
+                                      fine.attrs.get("standard_name"))
+                     if v is not None and str(v) not in ("band_data", "__xarray_dataarray_variable__"))
+    if named and not _TEMPERATURE_NAME.search(named):
         return
     vals = np.asarray(fine.values, dtype=np.float64)
     ref = np.asarray(lst.values, dtype=np.float64)
@@ -619,11 +632,11 @@ def _warn_undeclared_celsius(fine: xr.DataArray, lst: xr.DataArray) -> None:
     lo, med, hi = np.nanpercentile(vals, [1, 50, 99])
     lst_med = float(np.nanmedian(ref)) - 273.15
     if -60.0 < lo and hi < 90.0 and hi - lo > 8.0 and abs(med - lst_med) < 15.0:
-        warn(f"the fine field reads like an LST in degrees Celsius (median {med:.1f}, the "
-             f"LST's {lst_med:.1f} degC) but declares no units: it is taken for a guide "
-             "(aggregated linearly, its bias-removed scores NaN). Declare it, "
-             "`fine.attrs['units'] = 'degC'`, to be compared through radiance as an LST.",
-             UserWarning)
+        warn(f"the fine field declares no units and its values read like an LST in degrees "
+             f"Celsius (median {med:.1f}, the LST's {lst_med:.1f} degC): it is taken for a "
+             "guide (aggregated linearly, its bias-removed scores NaN). If it is an LST in "
+             "degrees Celsius, declare it, `fine.attrs['units'] = 'degC'`, to be compared "
+             "through radiance.", UserWarning)
 
 
 #: upper bound of an estimated PSF width, in LST pixels (MODIS: ~0.4): the kernel's default
@@ -1005,7 +1018,7 @@ def estimate_offset(
     if radiometric is None:
         radiometric = _looks_like_kelvin(fine)
         if not radiometric:
-            _warn_undeclared_celsius(fine, lst)
+            _warn_undeclared_celsius(fine, sub)
     else:
         radiometric = bool(radiometric)
     bound = (0.5 * factor) if max_shift is None else max_shift / fpx
