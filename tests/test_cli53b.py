@@ -98,3 +98,32 @@ def test_train_lone_celsius_band_named_as_a_step(tmp_path):
     subprocess.run([sys.executable, *words[1:]], check=True, cwd=tmp_path)
     rc, err = cli_stderr("train", "--lst", tmp_path / "lone3_without_band2.tif", *argv)
     assert rc == 0, err
+
+
+def test_cli_output_store_a_live_run_writes_is_told_to_wait(tmp_path, capsys):
+    # (review 53 fbb92d9/1) the command line told "pass --overwrite ... (or --resume)", both
+    # refused on a store another run writes
+    import socket
+
+    import zarr
+    from helpers import run_cli, unfinished_store
+
+    import xlstsr
+    from xlstsr.io.zarr import WRITER_ATTR, _process_start
+
+    s = xlstsr.datasets.sample_scene(n_times=4, size=16)
+    src = tmp_path / "in.nc"
+    s["lst_1km"].to_dataset(name="lst").to_netcdf(src)
+    out = tmp_path / "out.zarr"
+    unfinished_store(s["lst_1km"].chunk(time=1), out)  # (a finished store has no writer)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        root = zarr.open_group(str(out), mode="r+")
+        root.attrs[WRITER_ATTR] = {"host": socket.gethostname(), "pid": live.pid,
+                                   "process_start": _process_start(live.pid)}
+        code, err = run_cli(capsys, "upscale", src, out, "--factor", "4")
+    finally:
+        live.kill()
+        live.wait()
+    assert code == 2 and f"process {live.pid}" in err and "Wait for that run" in err, err
+    assert "pass --overwrite" not in err, err

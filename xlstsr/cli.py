@@ -102,6 +102,12 @@ def _one_line_warnings(command: str | None = None,
 
 def _refuse_existing(path: str, overwrite: bool) -> None:
     if Path(path).exists() and not overwrite:
+        if str(path).rstrip("/").lower().endswith(".zarr"):
+            # a store another run writes now: told to wait (--overwrite and --resume, advised
+            # below, are refused on it)
+            from xlstsr.engine.to_zarr import _refuse_live_writer
+
+            _refuse_live_writer(path)
         more = (" (or --resume to complete it)"
                 if str(path).rstrip("/").lower().endswith(".zarr") and _resumable(path) else "")
         raise UsageError(f"{path} exists; pass --overwrite to replace it{more}")
@@ -541,16 +547,7 @@ def _band_step_error(err: Exception, lst: Any, path: str, mask_out_of_range: boo
     target = str(_unused_name(folder / name if os.access(folder, os.W_OK) else Path(name)))
     # each band's description, scale, offset, unit and tags kept (the scale is the file's own,
     # right for the other bands), under a name no file has
-    code = (f"import os, sys, rasterio; q = {json.dumps(target)}; os.path.exists(q) and "
-            "sys.exit(q + \" exists: remove it or pick another name\"); "
-            f"b = {keep}; s = rasterio.open({json.dumps(path)}); "
-            "f = rasterio.open(q, \"w\", **dict(s.profile, count=len(b))); "
-            "f.write(s.read(b)); f.update_tags(**s.tags()); "
-            "[f.update_tags(j + 1, **s.tags(i)) for j, i in enumerate(b)]; "
-            "f.descriptions = tuple(s.descriptions[i - 1] for i in b); "
-            "f.scales = tuple(s.scales[i - 1] for i in b); "
-            "f.offsets = tuple(s.offsets[i - 1] for i in b); "
-            "f.units = tuple(s.units[i - 1] for i in b); f.close()")
+    code = _tiff_copy_code(path, target, keep)
     text = text.replace(m[0], f"band {n} of {path}", 1)
     text = re.sub(r"`da = da\.drop_\w+\(time=[^`]*`", lambda _: (
         f"write a copy of the file without band {n} (no flag drops a band), "
@@ -1815,13 +1812,8 @@ def _guide_reorder_hint(message: str, typed: dict[str, Any] | None) -> str:
                 "sys.exit(q + \" exists: remove it or pick another name\"); ")
 
     if suffix in (".tif", ".tiff"):
-        bands = [i + 1 for i in order]  # (rasterio's bands count from 1)
-        code = (head(", rasterio") + f"b = {bands}; s = rasterio.open({json.dumps(path)}); "
-                "f = rasterio.open(q, \"w\", **s.profile); f.write(s.read(b)); "
-                "f.descriptions = tuple(s.descriptions[i - 1] for i in b); "
-                "f.scales = tuple(s.scales[i - 1] for i in b); "
-                "f.offsets = tuple(s.offsets[i - 1] for i in b); "
-                "f.units = tuple(s.units[i - 1] for i in b); f.close()")
+        # (rasterio's bands count from 1)
+        code = _tiff_copy_code(path, target, [i + 1 for i in order])
     elif suffix in (".nc", ".nc4"):
         code = (head(", xarray as xr") + f"xr.open_dataset({json.dumps(path)})"
                 f".isel({m[2]}={order}).to_netcdf(q)")
@@ -2166,25 +2158,42 @@ def _crop_lst_hint(message: str, typed: dict[str, Any] | None) -> str:
     folder = src_p.parent
     name = f"{src_p.stem}_cropped{src_p.suffix}"
     target = str(_unused_name(folder / name if os.access(folder, os.W_OK) else Path(name)))
-    w = (f"Window({window.col_off}, {window.row_off}, {window.width}, {window.height})")
-    # (untiled: a COG's 512 px blocks do not fit a crop of a few pixels)
-    code = (f"import os, sys, rasterio; from rasterio.windows import Window; "
-            f"q = {json.dumps(target)}; os.path.exists(q) and "
-            "sys.exit(q + \" exists: remove it or pick another name\"); "
-            f"s = rasterio.open({json.dumps(path)}); w = {w}; "
-            "p = {k: v for k, v in s.profile.items() if k not in "
-            "(\"blockxsize\", \"blockysize\", \"tiled\")}; "
-            "f = rasterio.open(q, \"w\", **dict(p, width=w.width, height=w.height, "
-            "transform=s.window_transform(w))); f.write(s.read(window=w)); "
-            "f.update_tags(**s.tags()); [f.update_tags(i, **s.tags(i)) for i in s.indexes]; "
-            "f.descriptions = s.descriptions; f.scales = s.scales; f.offsets = s.offsets; "
-            "f.units = s.units; f.close()")
+    code = _tiff_copy_code(path, target, window=window)
     gdal = (f"gdal_translate -projwin {left!r} {top!r} {right!r} {bottom!r} "
             f"{shlex.quote(path)} {shlex.quote(target)}")
     return message.replace(m[0], (
         f"{m[0]}; on the command line, write those pixels of {path} to a new file, "
         f"`python -c {shlex.quote(code)}` (or with GDAL, `{gdal}`), and give "
         f"{shlex.quote(target)} as the input"), 1)
+
+
+def _tiff_copy_code(path: str, target: str, bands: list[int] | None = None,
+                    window: Any = None) -> str:
+    """A ``python -c`` program writing a copy of the GeoTIFF ``path`` to ``target`` (it stops
+    where ``target`` exists): its bands ``bands`` (counted from 1, in that order; every band by
+    default), the pixels of the rasterio ``window`` only where given (untiled: a COG's 512 px
+    blocks do not fit a crop of a few pixels), with the file's tags and each band's
+    description, scale, offset, unit and tags kept, so that the copy is read and checked as
+    the file is (one builder: the reorder copy kept no tags where the others did)."""
+    code = (f"import os, sys, rasterio, rasterio.windows; q = {json.dumps(target)}; "
+            "os.path.exists(q) and sys.exit(q + \" exists: remove it or pick another name\"); "
+            f"s = rasterio.open({json.dumps(path)}); "
+            + (f"b = {list(bands)}; " if bands is not None else "b = list(s.indexes); "))
+    if window is None:
+        code += "p = dict(s.profile, count=len(b)); r = s.read(b); "
+    else:
+        code += (f"w = rasterio.windows.Window({window.col_off}, {window.row_off}, "
+                 f"{window.width}, {window.height}); "
+                 "p = {k: v for k, v in s.profile.items() if k not in "
+                 "(\"blockxsize\", \"blockysize\", \"tiled\")}; "
+                 "p.update(count=len(b), width=w.width, height=w.height, "
+                 "transform=s.window_transform(w)); r = s.read(b, window=w); ")
+    return code + ("f = rasterio.open(q, \"w\", **p); f.write(r); f.update_tags(**s.tags()); "
+                   "[f.update_tags(j + 1, **s.tags(i)) for j, i in enumerate(b)]; "
+                   "f.descriptions = tuple(s.descriptions[i - 1] for i in b); "
+                   "f.scales = tuple(s.scales[i - 1] for i in b); "
+                   "f.offsets = tuple(s.offsets[i - 1] for i in b); "
+                   "f.units = tuple(s.units[i - 1] for i in b); f.close()")
 
 
 def _unused_name(path: Path) -> Path:
