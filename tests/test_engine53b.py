@@ -19,29 +19,12 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from helpers import make_lst, unfinished_store
+from helpers import unfinished_store
+from test_engine53 import _cube, _dead_pid, _values
 
 import xlstsr
 from xlstsr.errors import XlstsrError
 from xlstsr.io.zarr import WRITER_ATTR, _process_start
-
-
-def _cube(n_t: int = 2, size: int = 16) -> xr.DataArray:
-    rng = np.random.default_rng(0)
-    base = 290 + rng.standard_normal((size, size)).cumsum(0) / 6
-    v = np.stack([base + 0.05 * i for i in range(n_t)]).astype("float32")
-    return make_lst(v, units="K").assign_coords(time=np.arange(n_t))
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def _values(store: Path) -> np.ndarray:
-    ds = xr.open_zarr(store, consolidated=False)
-    return next(v for v in ds.data_vars.values() if v.ndim == 3).values
 
 
 @pytest.fixture
