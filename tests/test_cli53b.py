@@ -127,3 +127,23 @@ def test_cli_output_store_a_live_run_writes_is_told_to_wait(tmp_path, capsys):
         live.wait()
     assert code == 2 and f"process {live.pid}" in err and "Wait for that run" in err, err
     assert "pass --overwrite" not in err, err
+
+
+def test_a_store_with_unreadable_metadata_is_told_to_be_overwritten_and_is(tmp_path, capsys):
+    # (review 53 f6f2d55/1) a killed run's half-written zarr.json raised a JSONDecodeError
+    # traceback through the live-writer check, with and without --overwrite
+    from helpers import run_cli
+
+    import xlstsr
+
+    s = xlstsr.datasets.sample_scene(n_times=2, size=16)
+    src = tmp_path / "in.nc"
+    s["lst_1km"].to_dataset(name="lst").to_netcdf(src)
+    store = tmp_path / "corrupt.zarr"
+    store.mkdir()
+    (store / "zarr.json").write_text("{not json")
+    code, err = run_cli(capsys, "upscale", src, store, "--factor", "4")
+    assert code == 2 and "exists; pass --overwrite" in err, err
+    code, err = run_cli(capsys, "upscale", src, store, "--factor", "4", "--overwrite")
+    assert code == 0, err
+    assert xlstsr.io.open_zarr(store).notnull().any()

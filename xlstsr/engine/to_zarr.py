@@ -1028,8 +1028,11 @@ def _refuse_live_writer(store: Any) -> None:
 
     try:
         attrs = dict(zarr.open_group(store, mode="r").attrs)
-    except (FileNotFoundError, zarr.errors.BaseZarrError):
-        return  # not a group (an array path, a user's folder): the checks below say so
+    except (OSError, ValueError, KeyError, zarr.errors.BaseZarrError):
+        # not a group (an array path, a user's folder) or unreadable metadata (a killed run's
+        # half-written zarr.json: no writer can be read, and it raised a JSONDecodeError
+        # through the command line): the checks below say so
+        return
     w = live_writer(attrs)
     if w is not None:
         raise XlstsrError(
