@@ -105,7 +105,8 @@ def test_a_perfect_match_is_reliable_with_zero_uncertainty(seed):
         warnings.simplefilter("error", RuntimeWarning)  # no "invalid value in sqrt"
         e = xlstsr.estimate_offset(fine, xlstsr.coarsen(fine, 4), psf=False)
     assert bool(e.reliable)
-    assert float(e.shift_uncertainty) == pytest.approx(0.0, abs=1e-6)
+    # zero up to round-off (1.1e-6 m with seed 0 on another install: 4e-9 of a 250 m pixel)
+    assert float(e.shift_uncertainty) == pytest.approx(0.0, abs=1e-3)
     assert abs(float(e.shift_x)) < 1 and abs(float(e.shift_y)) < 1
     assert -1.0 <= float(e.correlation_after) <= 1.0
 
