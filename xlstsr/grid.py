@@ -301,6 +301,17 @@ def _forms(c: float, a: float, n: int, off: float = 0) -> list[np.ndarray | None
 def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
               mirrored: bool = False, more: bool = False,
               bare: bool = False) -> tuple[int, float, float, bool] | None:
+    """:func:`_fit_search` of ``labels``, kept: every step of a run (the checks, the coarse and
+    fine grids, the writers) fits the same few axes again, 5 of 6 fits were repeats."""
+    labels = np.ascontiguousarray(labels)
+    return _fit_search(labels.tobytes(), labels.dtype, c, a, np.dtype(dtype), mirrored, more,
+                       bare)
+
+
+@functools.lru_cache(maxsize=256, typed=True)  # typed: a float32 edge is not its float64
+def _fit_search(key: bytes, ltype: np.dtype, c: float, a: float, dtype: np.dtype = _F64,
+                mirrored: bool = False, more: bool = False,
+                bare: bool = False) -> tuple[int, float, float, bool] | None:
     """(form, edge, pixel, reversed) that compute exactly ``labels`` (one of :func:`_forms`,
     from the transform's ``c``, ``a`` or values a round-off from them; ``reversed``: the labels
     are those of the axis run the other way, a south-up field made north-up), or None.
@@ -311,6 +322,7 @@ def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
     where the others give grids that do not round-trip. ``bare``: no transform is written with
     the labels (float64): rioxarray's own (edge, pixel) for them (:func:`_rio_fit`) is tried
     right after a pixel round to 8 digits."""
+    labels = np.frombuffer(key, ltype)
     n = labels.size
     head = min(n, 8)  # a few labels first: most tries fail there
     # not the transform rioxarray recomputes from the labels (``rio.transform(recalc=True)``):
