@@ -101,7 +101,7 @@ other (held-back) folders, a ``--smoke`` run or other options (``--split time``,
 (the folder is printed). Scenes left out (listed without an LST file, a
 field all fill) are named with the reason on the page and under ``left_out`` in the JSON.
 A split that leaves fewer than 2 training overpasses (one validates the early stopping) or 2
-test overpasses (the bootstrap resamples them) is refused with the counts. ``--smoke``: 6 overpasses, 1 epoch, 32 patches (seconds; a
+test overpasses (the bootstrap resamples them) is refused with the counts. ``--smoke``: 6 overpasses, 1 epoch, 32 patches, 5 detail gains (a
 test, not a measurement).
 """
 
@@ -751,6 +751,10 @@ BOUND = "bound: RMSE-optimal gain"
 FRONTIER = "frontier: "
 FRONTIER_MODELS = ("invariant", "oracle")
 GAINS = np.round(np.concatenate([np.arange(0.0, 2.0, 0.05), np.arange(2.0, 8.001, 0.25)]), 2)
+#: ``--smoke``'s gains: the same range (the page's "gains 0-8"), gain 1 among them, few of them
+#: (each gain of each scored overpass costs two spectra: most of a smoke run's time)
+SMOKE_GAINS = np.array([0.0, 0.5, 1.0, 2.0, 8.0])
+FULL_GAINS = GAINS
 #: the corrections of the invariant model scored (JSON key -> result name)
 CORRECTIONS = {"kernel": "kernel", "variance_law": "variance_law (auto)",
                "variance_law_law": "variance_law (law)", "multiscale": "multiscale",
@@ -936,6 +940,7 @@ def check_ecostress_folder(flag: str, folder: Path | None) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global GAINS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=Path, default=None, help="ecostress_la-like folder")
     ap.add_argument("--test", type=Path, default=None, help="ecostress_la-like folder")
@@ -982,6 +987,7 @@ def main(argv: list[str] | None = None) -> int:
     tr_dir = (check_ecostress_folder("--train", args.train) or _folder(shared)).resolve()
     te_dir = (check_ecostress_folder("--test", args.test) or _folder(shared)).resolve()
     max_n = 6 if args.smoke else None
+    GAINS = SMOKE_GAINS if args.smoke else FULL_GAINS  # set on each run (tests run several)
     if args.smoke:
         args.epochs = 1
     BOUNDS["bounds"] = args.bounds
@@ -1094,9 +1100,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loaded {len(tr_ops)} train / {len(te_ops)} test overpasses "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
     val = tr_ops[1::4][:2] if len(tr_ops) > 4 else tr_ops[-1:]
-    # the halves are cut on the columns that hold data (of either folder), not on the grid
+    # the halves are cut on the columns that hold data (of either folder), not on the grid; a
+    # split by folder has two grids (test scenes on other ground, their own width: no halves)
     data_cols = covered_cols({**{("train", k): v for k, v in train_f["1120"].items()},
-                              **{("test", k): v for k, v in test_f["1120"].items()}})
+                              **{("test", k): v for k, v in test_f["1120"].items()}}
+                             ) if args.split == "position" else None
     # every fold checked before any training: its training half must hold training pixels (and
     # patches), its scored half test pixels; a fold that cannot be run is left out, named
     all_folds = folds(nx, args.split, nx_test=nx_test,

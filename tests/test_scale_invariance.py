@@ -132,12 +132,16 @@ def test_gain_curve_at_gain_one_is_the_input(si, monkeypatch):
     assert row[0] == pytest.approx(float(np.sqrt(np.mean((sr - fine) ** 2))))
 
 
-def _moved_copy(src: Path, dst: Path, dlon: float, dlat: float, n: int) -> None:
+def _moved_copy(src: Path, dst: Path, dlon: float, dlat: float, n: int,
+                narrow: bool = False) -> None:
     """The ``n`` clearest scenes of an ecostress_la-like folder, moved by (dlon, dlat) degrees:
-    the same kind of data on other ground (another UTM zone)."""
+    the same kind of data on other ground (another UTM zone); each scene's central half of its
+    rows (a smaller grid to score, as many columns: the training grid's width; ``narrow``: the
+    central half of the columns too, a grid narrower than the training one)."""
     import pandas as pd
     import rasterio
     from affine import Affine
+    from rasterio.windows import Window
 
     df = pd.read_csv(src / "scenes.csv", dtype={"overpass": str})
     df = df.sort_values("n_valid", ascending=False).head(n)
@@ -145,7 +149,10 @@ def _moved_copy(src: Path, dst: Path, dlon: float, dlat: float, n: int) -> None:
         (dst / sub).mkdir(parents=True, exist_ok=True)
         for name in df[col]:
             with rasterio.open(src / sub / name) as s:
-                prof, a, tags = s.profile.copy(), s.read(1), s.tags()
+                w = (Window(s.width // 4, s.height // 4, s.width // 2, s.height // 2) if narrow
+                     else Window(0, s.height // 4, s.width, s.height // 2))
+                prof, a, tags = s.profile.copy(), s.read(1, window=w), s.tags()
+                prof.update(width=w.width, height=w.height, transform=s.window_transform(w))
             t = prof["transform"]
             prof["transform"] = Affine(t.a, t.b, t.c + dlon, t.d, t.e, t.f + dlat)
             with rasterio.open(dst / sub / name, "w", **prof) as d:
@@ -159,10 +166,22 @@ def test_test_scenes_on_other_ground_are_scored_on_their_own_grid(si, shared_dat
     # each folder on the grid of its own extent, one fold (the ground is held out by the folder)
     assert si.overlap((0, 0, 2, 2), (1, 1, 3, 3)) and not si.overlap((0, 0, 1, 1), (2, 0, 3, 1))
     other = tmp_path / "elsewhere"
-    _moved_copy(shared_data / "ecostress_la", other, 6.6, -0.5, 6)
+    _moved_copy(shared_data / "ecostress_la", other, 6.6, -0.5, 4)
     out = tmp_path / "out"
     assert si.main(["--smoke", "--test", str(other), "--out", str(out), "--no-stats"]) == 0
     summ = json.loads((out / "scale_invariance.json").read_text())
     assert summ["split"] == "folder" and summ["grid_crs"] == "EPSG:32612"
     assert list(summ["folds"]) == ["folder"] and summ["n_test"] >= 3
     assert np.isfinite(summ["gap_rmse"]) and "by folder" in (out / "scale_invariance.md").read_text()
+
+
+def test_test_ground_narrower_than_the_training_ground_is_scored(si, shared_data, tmp_path):
+    # before: the columns holding data were found on the training and test fields together, as
+    # if on one grid: a test folder whose grid is narrower ended the run in a broadcast error
+    other = tmp_path / "elsewhere"
+    _moved_copy(shared_data / "ecostress_la", other, 6.6, -0.5, 4, narrow=True)
+    out = tmp_path / "out"
+    assert si.main(["--smoke", "--test", str(other), "--out", str(out), "--no-stats"]) == 0
+    summ = json.loads((out / "scale_invariance.json").read_text())
+    assert summ["split"] == "folder" and list(summ["folds"]) == ["folder"]
+    assert summ["n_test"] >= 3 and np.isfinite(summ["gap_rmse"])
