@@ -36,7 +36,8 @@ by default since session 15 (5 of the 20 training pairs), against the shipped tw
 
 Writes ``disr_selection.md`` in ``--out`` (and the candidates' checkpoints under ``--work``).
 ``--smoke``: the first candidate only, 1 epoch on sparse patches (stride 160), one validation pair,
-checkpoints under ``--out`` (seconds; a test of the code path, not a selection).
+checkpoints under ``--out`` (seconds; a test of the code path, not a selection); the training
+children run with ``train_bundled.py --smoke`` (3 training pairs, the cube's first 5 dates).
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def run_training(cmd: list[str], log: Path, mode: str = "w") -> None:
 
 def train(
     name: str, lr: float, opts: dict[str, float], other: dict[str, int], work: Path,
-    job: str = "disr_unet",
+    job: str = "disr_unet", smoke: bool = False,
 ) -> Path:
     fname = {"disr_coreg": COREG_FILE, "disr_sif": SIF_FILE}.get(job, "disr_unet_x4.pt")
     out = work / name
@@ -192,6 +193,7 @@ def train(
         cmd += ["--loss-option", f"{k}={v}"]
     for k, v in other.items():
         cmd += [f"--{k}", str(v)]
+    cmd += ["--smoke"] if smoke else []  # a few training pairs (train_bundled.SMOKE_PAIRS)
     run_training(cmd, out / "train.log")
     return out / fname
 
@@ -287,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                          else ROOT / "build" / "disr_selection")
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        futs = {n: pool.submit(train, n, lr, o, x, work) for n, lr, o, x in candidates}
+        futs = {n: pool.submit(train, n, lr, o, x, work, smoke=args.smoke)
+                for n, lr, o, x in candidates}
         paths = {n: fut.result() for n, fut in futs.items()}
     pairs = {pid: load_pair(pid) for pid in val_pairs}
     ref = {m: score(m, pairs) for m in ("bicubic", "tsharp", "dms")}
@@ -421,7 +424,7 @@ def main_sif(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
         futs = {n: pool.submit(train, n, lr, {k: v for k, v in o.items() if k != "alpha"}, x,
-                               work, "disr_sif")
+                               work, "disr_sif", smoke=args.smoke)
                 for n, lr, o, x in candidates if n not in shipped}
         paths = {n: fut.result() for n, fut in futs.items()}
     paths = {**{n: f for n, f in shipped.items() if any(n == c[0] for c in candidates)}, **paths}
@@ -475,7 +478,7 @@ def main_coreg(args: argparse.Namespace) -> int:
                          else ROOT / "build" / "disr_selection")
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        futs = {n: pool.submit(train, n, lr, o, x, work, "disr_coreg")
+        futs = {n: pool.submit(train, n, lr, o, x, work, "disr_coreg", smoke=args.smoke)
                 for n, lr, o, x in candidates if n not in shipped}
         paths = {n: fut.result() for n, fut in futs.items()}
     paths = {**{n: f for n, f in shipped.items() if any(n == c[0] for c in candidates)}, **paths}
@@ -567,7 +570,8 @@ def train_coarse(
             "--out", str(out), "--no-progress"]
     net = ["--arch", arch] + [a for k, v in arch_options.items()
                               for a in ("--arch-option", f"{k}={v}")]
-    quick = ["--epochs", "1"] if smoke else []
+    # smoke: the cube's first dates, a few training pairs (train_bundled.py --smoke)
+    quick = ["--epochs", "1", "--smoke"] if smoke else []
     steps = [
         [*base, "--only", "disr_degraded_cube", *net, *quick],
         [*base, "--only", "disr_coreg", "--init", str(out / "disr_degraded_cube_x4.pt"),
@@ -615,7 +619,8 @@ def train_distil(name: str, student: Path, work: Path, smoke: bool = False,
         return out / fname
     out.mkdir(parents=True, exist_ok=True)
     # smoke: one epoch on sparse patches, whatever the round's budget (the last --epochs wins)
-    opts = [*(options or []), *(["--epochs", "1", "--stride", "160"] if smoke else [])]
+    # and a few training pairs (train_bundled.py --smoke)
+    opts = [*(options or []), *(["--epochs", "1", "--stride", "160", "--smoke"] if smoke else [])]
     cmd = [sys.executable, str(ROOT / "scripts" / "train_bundled.py"), "--threads", "1",
            "--out", str(out), "--no-progress", "--only", "disr_distil", "--init", str(student),
            "--teacher", str(WEIGHTS_DIR / COREG_FILE), *opts]
@@ -649,7 +654,8 @@ def main_coarse(args: argparse.Namespace) -> int:
     ref = {m: score(m, pairs, HEADLINE) for m in ("bicubic", "dms")}
     best = choose({n: v for n, v in scores.items() if n != COARSE_CONTROL})
     rounds = 2 if args.smoke else 6
-    speed = forward_seconds_per_mpx(paths, rounds=rounds)
+    tile = 32 if args.smoke else 128  # smoke: small tiles (a test of the code path)
+    speed = forward_seconds_per_mpx(paths, tile=tile, rounds=rounds)
     lines = [
         COARSE_MARK,
         "",
@@ -696,7 +702,7 @@ def main_coarse(args: argparse.Namespace) -> int:
                       f"{scores[n]['ubrmse']:.3f} <= control {ctrl['ubrmse']:.3f}: "
                       f"**{'met' if ok else 'not met'}**."]
     lines += ["", "Forward: `forward_seconds_per_mpx` in this file, each model on the same two "
-              "128-px tiles (+ its receptive-field halo) and their NDVI, 1 torch thread, "
+              f"{tile}-px tiles (+ its receptive-field halo) and their NDVI, 1 torch thread, "
               f"channels-last, models interleaved over {rounds} rounds (the first dropped), median; "
               "seconds per million output pixels of the tiles' cores. Same process, same run.",
               "", f"Chosen: `{best}`."]
@@ -724,7 +730,8 @@ def main_distil(args: argparse.Namespace) -> int:
     pairs = {pid: headline_pair(pid) for pid in val_pairs}
     scores = {n: score("disr", pairs, HEADLINE, checkpoint=f) for n, f in paths.items()}
     ref = {m: score(m, pairs, HEADLINE) for m in ("bicubic", "dms")}
-    speed = forward_seconds_per_mpx(paths, rounds=2 if args.smoke else 6)
+    speed = forward_seconds_per_mpx(paths, tile=32 if args.smoke else 128,
+                                    rounds=2 if args.smoke else 6)
     c = scores[DISTIL_CANDIDATE]
     as_default = c["rmse"] <= CONTROL_ROUND6["rmse"] and c["ubrmse"] <= CONTROL_ROUND6["ubrmse"]
     as_fast = c["rmse"] < scores["fast"]["rmse"] and c["ubrmse"] < scores["fast"]["ubrmse"]
@@ -784,7 +791,7 @@ def main_guide_offset(args: argparse.Namespace) -> int:
     new = {"unet": work / COREG_FILE, "fast": work / FAST_FILE}
     if not all(f.exists() for f in new.values()):  # trained here unless --work holds them
         work.mkdir(parents=True, exist_ok=True)
-        extra = ["--epochs", "1", "--stride", "160"] if args.smoke else []
+        extra = ["--epochs", "1", "--stride", "160", "--smoke"] if args.smoke else []
         cmd = [sys.executable, str(ROOT / "scripts" / "train_bundled.py"), "--only",
                "disr_coreg", "disr_fast", "--guide-offset", "auto", "--out", str(work),
                "--no-progress", *extra]

@@ -142,6 +142,10 @@ COREG_FILE = "disr_unet_coreg_x4.pt"
 COREG_LR = 2e-4
 SUPERVISED_STRIDE = 32  # fine px between 96 px patches
 SUPERVISED_EPOCHS = 40
+#: ``--smoke`` (the benchmarks' smoke runs, a test of the code path): the cube's first dates and
+#: a few modis_aster pairs (training pairs, early-stopping pairs among them)
+SMOKE_DATES = 5
+SMOKE_PAIRS: tuple[tuple[str, ...], tuple[str, ...]] = (("001", "020", "040"), ("040",))
 #: granule scenes (of 16) that validate the SISR models
 GRANULE_VAL_SCENES = ("mod11a1_0_3", "mod11a1_2_1", "mod11a1_3_2")
 COMMAND = "python scripts/train_bundled.py"
@@ -986,6 +990,7 @@ def train_disr_distilled(
     patience: int = 8,
     name: str = "disr_distilled_x4.pt",
     command: str = COMMAND + " --only disr_distil --teacher TEACHER --init STUDENT",
+    pairs: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> Path:
     """Knowledge distillation: a cheaper DISR network (``student``, a trained file, e.g.
     ``GuidedResCNN`` after the default's recipe) learns to reproduce a costlier one
@@ -1005,8 +1010,11 @@ def train_disr_distilled(
     t_model, s_model = load_model(teacher), load_model(student)
     if s_model.n_guide != 1 or t_model.n_guide != 1 or t_model.factor != s_model.factor:
         raise SystemExit("--teacher and --init must be DISR files of one guide band, factor 4")
+    # ``pairs``: (training, early-stopping) pairs instead of TRAIN_PAIRS, VAL_PAIRS (--smoke)
     train, val, _ = disr_patches(data_dir, with_truth=False, stride=stride,
-                                 guide_offset=GUIDE_OFFSET)
+                                 guide_offset=GUIDE_OFFSET,
+                                 **({} if pairs is None else
+                                    {"pair_ids": pairs[0], "val_pairs": pairs[1]}))
     if dihedral:
         train = dihedral_patches(train)
     train, val = teacher_targets(t_model, train), teacher_targets(t_model, val)
@@ -1537,6 +1545,12 @@ def _main(argv: list[str]) -> int:
         metavar="KEY=VALUE",
         help="override a DISR loss option (e.g. w_spectral=1.0)",
     )
+    ap.add_argument("--smoke", action="store_true",
+                    help="a test of the code path (the benchmarks' --smoke runs): "
+                    f"disr_degraded_cube reads only the cube's first {SMOKE_DATES} dates; "
+                    "disr_coreg, disr_unet, disr_sif and disr_distil only the pairs "
+                    f"{','.join(SMOKE_PAIRS[0])} ({','.join(SMOKE_PAIRS[1])} for early stopping) "
+                    "unless --pairs")
     ap.add_argument("--guide-offset", choices=("ignore", "auto"), default=GUIDE_OFFSET,
                     help="the training pairs' NDVI in the default DISR's recipe: as stored "
                     "('ignore', the shipped files) or moved back by its offset from the LST "
@@ -1641,6 +1655,8 @@ def _main(argv: list[str]) -> int:
         dkw["pairs"] = (ids, val)
     elif args.val_pairs:
         raise SystemExit("--val-pairs needs --pairs")
+    elif args.smoke:
+        dkw["pairs"] = SMOKE_PAIRS
     def weights_file(name: Path) -> Path:  # a path, or a file name in --out, then the package's
         for cand in (name, args.out / name, WEIGHTS_DIR / name):
             if cand.exists():
@@ -1664,6 +1680,7 @@ def _main(argv: list[str]) -> int:
             train_disr_degraded_cube(
                 data, args.out, epochs=args.epochs, progress=prog, seed=args.seed,
                 settings={"arch": arch, "config": {**DISR_NETWORKS[arch], **aopts}},
+                samples=cube_samples_ndvi(data, max_dates=SMOKE_DATES) if args.smoke else None,
             )
         elif job == "disr_fast":
             train_disr_fast(data, args.out, seed=args.seed, progress=prog, epochs=args.epochs)
@@ -1677,6 +1694,7 @@ def _main(argv: list[str]) -> int:
                 progress=prog, seed=args.seed, dihedral=args.dihedral,
                 patience=_given(args.patience, 8), stride=_given(args.stride, SUPERVISED_STRIDE),
                 lr=_given(args.lr, COREG_LR),
+                **({"pairs": SMOKE_PAIRS} if args.smoke else {}),
             )
         elif job == "disr_degraded":
             train_disr_degraded(data, args.out, epochs=_given(args.epochs, 80), progress=prog,
