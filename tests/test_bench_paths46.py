@@ -141,16 +141,44 @@ def test_check_output_refuses_a_file_as_folder_and_a_folder_as_file(tmp_path: Pa
     assert afile.read_text() == "my notes"  # nothing replaced
 
 
-def _run_script(script: str, argv: list[str], cwd: Path, env: dict | None = None
-                ) -> subprocess.CompletedProcess:
-    import os
+#: one child Python runs every case's command line in turn (a fresh ``python benchmarks/X.py``
+#: each cost 8-13 s, mostly imports): each as ``__main__`` by runpy, in its own folder, its
+#: exit code and stderr recorded as the interpreter would give them
+_CHILD = r"""
+import json, os, runpy, sys, traceback, warnings
+from io import StringIO
+bench, cases, report = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+sys.path.insert(0, bench)  # as `python benchmarks/X.py` puts the script's folder first
+out = {}
+for key, script, cwd, argv in cases:
+    os.chdir(cwd)
+    err, rc = StringIO(), 0
+    sys.argv = [os.path.join(bench, script), *argv]
+    old = sys.stderr
+    sys.stderr = err
+    try:
+        with warnings.catch_warnings():  # each run shows its own warnings afresh
+            runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as e:  # what the interpreter does with it at exit
+        code = e.code
+        if code is None:
+            rc = 0
+        elif isinstance(code, int):
+            rc = code
+        else:
+            print(code, file=err)
+            rc = 1
+    except BaseException:
+        traceback.print_exc(file=err)
+        rc = 1
+    finally:
+        sys.stderr = old
+    out[key] = {"returncode": rc, "stderr": err.getvalue()}
+with open(report, "w") as f:
+    json.dump(out, f)
+"""
 
-    return subprocess.run([sys.executable, str(BENCH / script), *argv], cwd=cwd, text=True,
-                          capture_output=True, timeout=120,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
-
-
-@pytest.mark.parametrize("script, argv, flag", [
+_BAD_PATHS = [
     ("zarr_compression.py", ["--smoke", "--out", "afile"], "--out afile is a file"),
     ("engine.py", ["--smoke", "--out", "afile"], "--out afile is a file"),
     ("bench_models.py", ["--smoke", "--out", "afile"], "--out afile is a file"),
@@ -166,18 +194,47 @@ def _run_script(script: str, argv: list[str], cwd: Path, env: dict | None = None
     ("select_disr.py", ["--smoke", "--work", "afile"], "--work afile is a file"),
     ("disr_ground.py", ["--smoke", "--work", "afile"], "--work afile is a file"),
     ("sisr_ceiling.py", ["--smoke", "--export", "jsondir"], "--export jsondir is a folder"),
-])
-def test_bad_output_path_refused_in_one_line_before_any_work(
-        shared_data: Path, tmp_path: Path, script: str, argv: list[str], flag: str) -> None:
+]
+
+
+@pytest.fixture(scope="module")
+def bad_path_runs(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every case of ``_BAD_PATHS`` run by one child Python, each in its own folder holding a
+    file ``afile`` and an empty folder ``jsondir``: ``{case index: (folder, CompletedProcess)}``."""
+    import json
+    import os
+
+    base = tmp_path_factory.mktemp("bad_paths")
+    cases = []
+    for i, (script, argv, _flag) in enumerate(_BAD_PATHS):
+        cwd = base / f"case{i}"
+        cwd.mkdir()
+        (cwd / "afile").write_text("my notes")
+        (cwd / "jsondir").mkdir()
+        cases.append([str(i), script, str(cwd), argv])
+    report = base / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(BENCH), json.dumps(cases), str(report)], cwd=base,
+        text=True, capture_output=True, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "XLSTSR_DATA": ""})
+    assert done.returncode == 0 and report.is_file(), done.stderr[-2000:]
+    got = json.loads(report.read_text())
+    return {int(k): (base / f"case{k}", subprocess.CompletedProcess(
+        _BAD_PATHS[int(k)][0], v["returncode"], "", v["stderr"])) for k, v in got.items()}
+
+
+@pytest.mark.parametrize("case", range(len(_BAD_PATHS)),
+                         ids=[f"{s}-{' '.join(a)}" for s, a, _ in _BAD_PATHS])
+def test_bad_output_path_refused_in_one_line_before_any_work(bad_path_runs: dict,
+                                                             case: int) -> None:
     # before: the whole run, then IsADirectoryError / FileExistsError tracebacks, nothing written
-    (tmp_path / "afile").write_text("my notes")
-    (tmp_path / "jsondir").mkdir()
-    done = _run_script(script, argv, tmp_path, {"XLSTSR_DATA": ""})
+    script, _argv, flag = _BAD_PATHS[case]
+    folder, done = bad_path_runs[case]
     assert done.returncode == 1, done.stderr[-2000:]
     assert done.stderr.strip().startswith(f"{script}: {flag}"), done.stderr[-2000:]
     assert "Traceback" not in done.stderr and "\n" not in done.stderr.strip()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "jsondir"]
-    assert not any((tmp_path / "jsondir").iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["afile", "jsondir"]
+    assert not any((folder / "jsondir").iterdir())
 
 
 # -- 3. select_disr.py on held-back data ---------------------------------------------------------
