@@ -16,10 +16,14 @@ and the README's account of ``make bench``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import re
+import runpy
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -28,13 +32,34 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
+def _as_main(run, argv: list[str]) -> subprocess.CompletedProcess:
+    """``run()`` a script or ``-m`` module as ``__main__`` with ``sys.argv = argv`` in this
+    process (no child: the wrappers run only add ``main()``'s exit): the exit status and stderr
+    a child would give, an uncaught exception's traceback included."""
+    err, code = io.StringIO(), 0
+    saved = sys.argv[:]
+    sys.argv[:] = argv
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            run()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code is not None and not isinstance(e.code, int):
+            err.write(f"{e.code}\n")
+    except Exception:  # reported as a child would report it
+        code = 1
+        err.write(traceback.format_exc())
+    finally:
+        sys.argv[:] = saved
+    return subprocess.CompletedProcess(argv, code, "", err.getvalue())
+
+
 def _example(script: str, tmp_path: Path, *args: str,
              data: Path = DATA) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--data", str(data),
-                        "--out", str(out), *args], capture_output=True, text=True, timeout=60,
-                       cwd=ROOT)
-    return r, out
+    path = str(ROOT / "examples" / script)
+    argv = [path, "--data", str(data), "--out", str(out), *args]
+    return _as_main(lambda: runpy.run_path(path, run_name="__main__"), argv), out
 
 
 def _refused(r: subprocess.CompletedProcess, out: Path, *words: str) -> str:
@@ -100,9 +125,9 @@ def test_examples_refuse_an_unknown_method(tmp_path, script):
 
 
 def test_cli_unknown_option_points_at_the_command_help():
-    r = subprocess.run([sys.executable, "-m", "xlstsr", "upscale", "/tmp/none.tif",
-                        "/tmp/none_out.tif", "--fctor", "2"], capture_output=True, text=True,
-                       cwd=ROOT)
+    # ``python -m xlstsr ...``: xlstsr/__main__.py run as __main__ (sys.argv[0] set as -m does)
+    r = _as_main(lambda: runpy.run_module("xlstsr", run_name="__main__", alter_sys=True),
+                 ["-m", "upscale", "/tmp/none.tif", "/tmp/none_out.tif", "--fctor", "2"])
     assert r.returncode == 2
     msg = r.stderr.strip()
     assert "--fctor" in msg and "(see `xlstsr upscale --help`)" in msg, msg

@@ -131,20 +131,27 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def _hashes_in_a_new_process(seed: int) -> list[str]:
-    env = {**os.environ, "PYTHONHASHSEED": str(seed), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(Path(xlstsr.__file__).parents[1])}
-    r = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
-                       text=True, timeout=120, check=False)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+def _hashes_in_new_processes(*seeds: int) -> list[list[str]]:
+    """One fresh process per seed, all started at once."""
+    procs = []
+    for seed in seeds:
+        env = {**os.environ, "PYTHONHASHSEED": str(seed), "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": str(Path(xlstsr.__file__).parents[1])}
+        procs.append(subprocess.Popen([sys.executable, "-c", _SCRIPT], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    runs = []
+    for q in procs:
+        out, err = q.communicate(timeout=120)
+        assert q.returncode == 0, err[-2000:]
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    return runs
 
 
 def test_a_user_model_gets_one_hash_in_every_process():
     """Sets pickle in string-hash order (PYTHONHASHSEED), a set constant in forward's code
     prints in that order, a generator's pickle names its state tensor's address:
     upscale_to_zarr(mode='resume') of an unchanged run was refused."""
-    a, b = _hashes_in_a_new_process(1), _hashes_in_a_new_process(2)
+    a, b = _hashes_in_new_processes(1, 2)
     assert a[0] == a[1] == b[0] == b[1]
 
 

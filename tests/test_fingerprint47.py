@@ -367,13 +367,21 @@ def test_hashes_under_spectral_or_weight_norm_are_the_same_in_another_process():
             "warnings.simplefilter('ignore', FutureWarning); "
             f"sys.path[:0] = [{lib!r}, {here!r}]; "
             "from test_fingerprint47 import _normed_hashes, _NORMED; "
+            "print(repr(hash('xlstsr'))); "
             "print(repr(_normed_hashes(_NORMED)))")
-    runs = []
-    for seed in ("1", "2"):  # string hashing differs
-        env = {**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"}
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=env, check=True, cwd=here).stdout
-        runs.append(eval(out.strip().splitlines()[-1]))
+    # one run in this process, one in a fresh process whose string hashing differs
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    env = {**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=here)
+    with warnings.catch_warnings(), torch.random.fork_rng():
+        warnings.simplefilter("ignore", FutureWarning)
+        here_run = _normed_hashes(_NORMED)
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err[-2000:]
+    lines = out.strip().splitlines()
+    assert eval(lines[-2]) != hash("xlstsr")  # string hashing differs
+    runs = [here_run, eval(lines[-1])]
     # after a forward in one process == a fresh instance (no forward) in the other
     assert [h[1] for h in runs[0]] == [h[0] for h in runs[1]] == [h[2] for h in runs[1]]
 

@@ -302,12 +302,22 @@ def test_the_new_hashes_are_the_same_in_another_process():
             "from xlstsr.nn.fingerprint import weights_hash; "
             "from test_fingerprint48 import _script, _quantized, _lightning_net; "
             "torch.manual_seed(0); n = _lightning_net()(); "
+            "print(repr(hash('xlstsr'))); "
             "print(repr([weights_hash(_script(2.5)), weights_hash(_quantized(3.0)), "
             "weights_hash(n)]))")
-    runs = []
-    for seed in ("1", "2"):  # string hashing differs
-        env = {**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"}
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=env, check=True, cwd=here).stdout
-        runs.append(eval(out.strip().splitlines()[-1]))
+    # one run in this process, one in a fresh process whose string hashing differs
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    env = {**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=here)
+    with warnings.catch_warnings(), torch.random.fork_rng():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        n = _lightning_net()()
+        here_run = [weights_hash(_script(2.5)), weights_hash(_quantized(3.0)), weights_hash(n)]
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err[-2000:]
+    lines = out.strip().splitlines()
+    assert eval(lines[-2]) != hash("xlstsr")  # string hashing differs
+    runs = [here_run, eval(lines[-1])]
     assert runs[0] == runs[1]

@@ -5,6 +5,8 @@ reset submodules' train/eval modes; a state_dict object given as the model got n
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -70,12 +72,19 @@ print(weights_hash(m))
 
 
 def test_hidden_settings_hash_is_stable_across_processes():
-    outs = set()
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        r = subprocess.run([sys.executable, "-c", _HASH_SCRIPT], capture_output=True, text=True,
-                           env=env, check=True)
-        outs.add(r.stdout.strip())
+    # one run in this process, one in a fresh process whose string hashing differs
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    child = subprocess.Popen([sys.executable, "-c", _HASH_SCRIPT + "print(hash('xlstsr'))\n"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed})
+    buf = io.StringIO()
+    with torch.random.fork_rng(), contextlib.redirect_stdout(buf):
+        exec(_HASH_SCRIPT, {"__name__": "__main__"})
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err[-2000:]
+    lines = out.strip().splitlines()
+    assert int(lines[-1]) != hash("xlstsr")  # string hashing differs
+    outs = {buf.getvalue().strip(), lines[-2].strip()}
     assert len(outs) == 1
 
 

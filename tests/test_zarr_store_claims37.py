@@ -1,6 +1,7 @@
 """upscale_to_zarr: local store objects get the checks of a path (probe 37z), and a new store is
 claimed by one run only, whose writer stamp is read back before it marks a region or the store
 (probe 37r: two runs started together on one output both "finished" a store mixing them)."""
+import json
 import os
 import subprocess
 import sys
@@ -119,49 +120,90 @@ def test_store_taken_over_while_writing_is_not_marked_complete(lst, tmp_path):
     assert attrs["xlstsr_writer"] == other
 
 
-_WORKER = textwrap.dedent('''
-    import os, sys, time
+_RACES = textwrap.dedent('''
+    import json, os, sys, time, traceback
     import torch; torch.set_num_threads(1)
     import dask; dask.config.set(scheduler="synchronous")
     import xlstsr
     import xlstsr.engine.to_zarr as tz
-    meth, p, mode, barrier = sys.argv[1:5]
-    lst = xlstsr.datasets.modis_sample()["lst_day"].isel(time=slice(0, 2), y=slice(0, 16),
-                                                         x=slice(0, 16)).load()
-    # both runs wait, once past their "exists" checks, until the other is too (the interleaving
-    # of two runs started together; the wrapped function itself is unchanged)
-    orig, first = tz._local_folder, [True]
-    def waiting(store):
-        if first[0]:
-            first[0] = False
-            open(os.path.join(barrier, meth), "w").close()
-            t = time.time() + 60
-            while len(os.listdir(barrier)) < 2 and time.time() < t:
-                time.sleep(0.01)
-        return orig(store)
-    tz._local_folder = waiting
-    try:
-        xlstsr.upscale_to_zarr(lst, p, 2, meth, progress=False, mode=mode)
-        print("finished OK")
-    except xlstsr.errors.XlstsrError as e:
-        print("refused:", str(e).replace("\\n", " "))
+
+    def run(meth, p, mode, barrier):
+        lst = xlstsr.datasets.modis_sample()["lst_day"].isel(time=slice(0, 2), y=slice(0, 16),
+                                                             x=slice(0, 16)).load()
+        # both runs wait, once past their "exists" checks, until the other is too (the
+        # interleaving of two runs started together; the wrapped function itself is unchanged)
+        orig, first = tz._local_folder, [True]
+        def waiting(store):
+            if first[0]:
+                first[0] = False
+                open(os.path.join(barrier, meth), "w").close()
+                t = time.time() + 60
+                while len(os.listdir(barrier)) < 2 and time.time() < t:
+                    time.sleep(0.01)
+            return orig(store)
+        tz._local_folder = waiting
+        try:
+            xlstsr.upscale_to_zarr(lst, p, 2, meth, progress=False, mode=mode)
+            return "finished OK"
+        except xlstsr.errors.XlstsrError as e:
+            return "refused: " + str(e).replace("\\n", " ")
+
+    # one race per (mode, folder): two processes (forked from this one, which paid the imports
+    # once) run upscale_to_zarr on one new store at the same time
+    said = {}
+    for mode, root in zip(sys.argv[1::2], sys.argv[2::2]):
+        p, barrier = os.path.join(root, "same.zarr"), os.path.join(root, "barrier")
+        os.makedirs(barrier)
+        pids = {}
+        for meth in ("bicubic", "nearest"):
+            sys.stdout.flush(); sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    with open(os.path.join(root, meth + ".said"), "w") as f:
+                        f.write(run(meth, p, mode, barrier))
+                    code = 0
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    sys.stderr.flush()
+                    os._exit(code)
+            pids[meth] = pid
+        said[mode] = {}
+        for meth, pid in pids.items():
+            status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            f = os.path.join(root, meth + ".said")
+            said[mode][meth] = (open(f).read().strip() if os.path.exists(f)
+                                else f"exit {status}")
+    print(json.dumps(said))
 ''')
 
 
-@pytest.mark.parametrize("mode", ["w-", "resume"])
-def test_two_runs_started_together_on_one_new_store(lst, tmp_path, mode):
-    worker = tmp_path / "worker.py"
-    worker.write_text(_WORKER)
-    barrier = tmp_path / "barrier"
-    barrier.mkdir()
-    p = str(tmp_path / "same.zarr")
-    procs = {m: subprocess.Popen([sys.executable, str(worker), m, p, mode, str(barrier)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for m in ("bicubic", "nearest")}
-    outs = {m: q.communicate(timeout=300) for m, q in procs.items()}
-    said = {m: o[0].strip() for m, o in outs.items()}
+_MODES = ("w-", "resume")
+
+
+@pytest.fixture(scope="module")
+def races(tmp_path_factory):
+    """For each mode, what two runs started together on one new store said (one child process
+    pays the imports; each race's two runs are two processes forked from it)."""
+    base = tmp_path_factory.mktemp("races")
+    script = base / "races.py"
+    script.write_text(_RACES)
+    roots = {m: base / f"race{i}" for i, m in enumerate(_MODES)}
+    args = [a for m in _MODES for a in (m, str(roots[m]))]
+    r = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-4000:]
+    said = json.loads(r.stdout.strip().splitlines()[-1])
+    return {m: (said[m], str(roots[m] / "same.zarr"), r.stderr[-4000:]) for m in _MODES}
+
+
+@pytest.mark.parametrize("mode", _MODES)
+def test_two_runs_started_together_on_one_new_store(lst, races, mode):
+    said, p, err = races[mode]
     winners = [m for m, s in said.items() if s == "finished OK"]
-    assert len(winners) == 1, (said, {m: o[1][-2000:] for m, o in outs.items()})
+    assert len(winners) == 1, (said, err)
     loser = next(m for m in said if m not in winners)
     assert "started just now by another run" in said[loser]
     assert "another path" in said[loser]
