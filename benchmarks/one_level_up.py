@@ -52,8 +52,8 @@ mean of its window-dates) with paired bootstrap 95 % intervals over test positio
 resamples); invariant and oracle are trained again with a second seed (training noise).
 
 Writes ``one_level_up.md`` in ``--out`` and a JSON summary at ``--json`` (default
-``<out>/one_level_up.json``). ``--smoke``: 5 dates, 1 epoch, 32 patches (seconds; a test, not a
-measurement).
+``<out>/one_level_up.json``). ``--smoke``: 5 dates, 1 epoch, 32 patches, one day and one night
+window-date per test position (seconds; a test, not a measurement).
 """
 
 from __future__ import annotations
@@ -244,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     is_te = np.isin(pos, split.test + split.held_out)
     if args.smoke and not is_te.any():  # 5 dates may hold no test window: a test of the code
         is_te = ~is_tr
+    if args.smoke:  # one day and one night window-date per test position (a test of the code)
+        first = {}
+        for i in np.flatnonzero(is_te):
+            first.setdefault((pos[i], dn[i]), i)
+        is_te = np.isin(np.arange(len(is_te)), list(first.values()))
     n_te_pos = len(set(pos[is_te].tolist()))
     if not is_tr.any() or not is_va.any() or n_te_pos < 2:
         # each model trains, early-stops and is scored on its own positions; the interval
