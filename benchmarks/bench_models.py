@@ -107,21 +107,18 @@ def degraded(pairs, meths, root=None) -> dict[str, dict[str, float]]:
     return {k: {m: float(np.nanmean(v)) for m, v in d.items()} for k, d in res.items()}
 
 
-def real_truth(pairs, meths, root=None, built: dict | None = None
-               ) -> dict[str, dict[str, float]]:
+def real_truth(pairs, meths, root=None) -> dict[str, dict[str, float]]:
     """Means over ``pairs`` against ASTER; a pair it cannot score (an
     :class:`~xlstsr.errors.XlstsrError`: e.g. an ASTER tile that does not overlap its MODIS
     window) is left out for every method, named in :data:`LEFT_OUT`, as
-    ``accuracy_modis_aster.py`` and ``sisr_cube.py`` leave it out. ``built`` (``--smoke``):
-    name -> the method instances built here, kept for :func:`speed`."""
+    ``accuracy_modis_aster.py`` and ``sisr_cube.py`` leave it out."""
     res: dict[str, dict[str, list]] = {}
     for pid in pairs:
         got: dict[str, dict[str, float]] = {}  # every method or none: the table compares them
         try:
             lst, ndvi, aster = xlstsr.datasets.open_modis_aster_pair(pid, root)
             for name, (m, opts) in meths.items():
-                method = get_method(m, **opts) if built is None else (
-                    built[name] if name in built else built.setdefault(name, get_method(m, **opts)))
+                method = get_method(m, **opts)
                 guide = ndvi if method.needs_guide else None
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", GuideAlignmentWarning)
@@ -146,22 +143,19 @@ def real_truth(pairs, meths, root=None, built: dict | None = None
     return out
 
 
-def speed(meths, size: int = 512, built: dict | None = None) -> dict[str, float]:
-    """Output px / s of each method after a warm-up; ``built`` (``--smoke``, whose timings mean
-    nothing): the instances :func:`real_truth` built, reused, and no warm-up."""
+def speed(meths, size: int = 512) -> dict[str, float]:
     scene = xlstsr.datasets.sample_scene(n_times=2, size=size, cloud_fraction=0.0, seed=1)
     lst, ndvi = scene["lst_1km"], scene["ndvi_250m"]
     out = {}
     for name, (m, opts) in meths.items():
-        method = get_method(m, **opts) if built is None or name not in built else built[name]
+        method = get_method(m, **opts)
         guide = ndvi if method.needs_guide else None
-        if built is None:
-            xlstsr.upscale(
-                lst[:, :16, :16],
-                FACTOR,
-                method=method,
-                guide=None if guide is None else guide[:64, :64],
-            )  # warm-up
+        xlstsr.upscale(
+            lst[:, :16, :16],
+            FACTOR,
+            method=method,
+            guide=None if guide is None else guide[:64, :64],
+        )  # warm-up
         t0 = time.perf_counter()
         sr = xlstsr.upscale(lst, FACTOR, method=method, guide=guide).load()
         out[name] = sr.size / (time.perf_counter() - t0)
@@ -330,10 +324,9 @@ def main(argv=None) -> int:
     # a pair the real-truth protocol cannot score (e.g. an ASTER tile off its MODIS window) is
     # left out of both tables, named: the tables compare the same pairs
     LEFT_OUT.clear()
-    built = {} if args.smoke else None  # a smoke run builds each method once (as a test)
     if args.smoke:  # one pair: the first the protocol can score
         for pid in pairs:  # select_pairs returns one pair at least
-            real = real_truth([pid], meths, **at, built=built)
+            real = real_truth([pid], meths, **at)
             if pid not in LEFT_OUT:
                 break
         pairs = pairs[: pairs.index(pid) + 1]
@@ -346,7 +339,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"bench_models.py: no pair of {_modis_aster_dir(args.root)} could be "
                          "scored: " + "; ".join(f"{p}: {w}" for p, w in left.items()))
     spd_size = 16 if args.smoke else 128  # coarse px
-    spd = speed(meths, 4 * spd_size, built)
+    spd = speed(meths, 4 * spd_size)
     lines = [
         "# Deep models: accuracy and CPU cost",
         "",

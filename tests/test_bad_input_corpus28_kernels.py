@@ -4,7 +4,6 @@ rule of ssim's averaging, and the notes of bench_models.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tempfile
 import warnings
@@ -12,20 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_benchmark
 from scipy import ndimage
 
 import xlstsr
 from xlstsr.kernels.metrics import ssim
 from xlstsr.kernels.sharpen import LinearLeafForest, linear_fit, linear_predict
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(f"_xlstsr_c28k_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # load_benchmark puts benchmarks/ on sys.path: the scripts import their siblings (alone,
+    # this module's own loader failed on bench_models' `import accuracy_modis_aster`)
+    return load_benchmark(name)
 
 
 # -- 1. TsHARP: an affine copy of a guide band adds nothing ---------------------------------------
