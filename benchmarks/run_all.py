@@ -33,6 +33,7 @@ SCRIPTS = [
     "adaptation.py",
     "disr_ground.py",
     "coregistration.py",
+    "forward_fold.py",
     "conserve_forms.py",
 ]
 #: not run by ``make bench``, run by hand (the README names them, beside ``make bench``)

@@ -35,6 +35,7 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "adaptation": (True, ("adaptation.md",)),
     "disr_ground": (True, ("disr_ground.md", "disr_ground.json")),
     "coregistration": (True, ("coregistration.md",)),
+    "forward_fold": (True, ("forward_fold.md",)),
     "conserve_forms": (True, ("conserve_forms.md",)),
 }
 #: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``
@@ -94,7 +95,7 @@ def test_smoke(name: str, real: bool, tmp_path: Path, request: pytest.FixtureReq
     assert "--smoke" in text  # a smoke table says so, and is never mistaken for a result
     # the machine of the run is said as it is (these pages wrote "a shared 2-core machine" on
     # any machine; bench_models' "recorded on a 2-core machine" is the training's, a record)
-    if name in ("coregistration", "one_level_up", "scale_invariance"):
+    if name in ("coregistration", "forward_fold", "one_level_up", "scale_invariance"):
         assert "2-core" not in text and "CPU cores" in text
     rows = [line for line in text.splitlines() if line.startswith("|")]
     assert len(rows) >= 3 and rows[1].startswith("|---"), f"{name}.py wrote no table"

@@ -247,6 +247,38 @@ def test_misfit_surface_is_lowest_at_the_known_shift():
     assert (float(m.shift_x[ix]), float(m.shift_y[iy])) == (-100.0, 150.0)
 
 
+@pytest.mark.parametrize(("factor", "pad"), [(4, 16), (4, 10), (3, 9), (2, 7), (5, 15)])
+@pytest.mark.parametrize("radiometric", [False, True])
+def test_row_fold_gives_the_whole_field_forward_model(factor, pad, radiometric):
+    # the forward model folds the row spectrum onto the coarse rows (the inverse FFT along y on
+    # f times fewer rows) when the padded rows are a multiple of the factor: the same
+    # prediction and observed fraction as the whole padded field's inverse FFT, to round-off
+    from scipy import ndimage
+
+    from xlstsr.kernels import coregister as kc
+
+    rng = np.random.default_rng(7)
+    shape = (11 * factor, 8 * factor)
+    fine = 300 + 20 * ndimage.gaussian_filter(rng.standard_normal(shape), 2)
+    fine[rng.random(shape) < 0.1] = np.nan  # scattered gaps: the weights differ by pixel
+    fine[:6, :] = np.nan  # and a band at the edge
+    folded = kc._Forward(fine, factor, pad, radiometric)
+    whole = kc._Forward(fine, factor, pad, radiometric)
+    assert folded._row_fold is not None  # else this compares the whole field with itself
+    whole._row_fold = None
+    for dy, dx, sigma in ((0.0, 0.0, 0.0), (0.7, -1.2, 0.0), (-2.0, 1.5, 1.3), (0.25, 2.0, 0.4)):
+        (p1, w1), (p2, w2) = folded(dy, dx, sigma), whole(dy, dx, sigma)
+        assert p1.shape == p2.shape == (11, 8) and w1.shape == w2.shape
+        np.testing.assert_allclose(w1, w2, rtol=0, atol=1e-12)
+        # where nothing is observed (the edge band) both are round-off over round-off, which
+        # every use drops (min_weight); the rest is the same prediction
+        seen = w2 > 0.01
+        assert seen.sum() > 60 and (dy != 0 or not seen[0].any())
+        np.testing.assert_allclose(p1[seen], p2[seen], rtol=0, atol=1e-9)
+    # an even factor with an odd padding: the padded rows are not a multiple of it
+    assert kc._Forward(fine, 4, 9, radiometric)._row_fold is None or factor != 4
+
+
 @pytest.mark.parametrize(
     ("factor", "shape", "sigma", "radiometric", "block"),
     [(4, (84, 76), 1.1, False, None), (4, (84, 76), 1.1, True, 1),

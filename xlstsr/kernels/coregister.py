@@ -122,6 +122,14 @@ class _Forward:
         self.ky, self.kx, self.k2 = ky, kx, ky**2 + kx**2
         self._blur: dict[float, np.ndarray] = {}
         self.fine_shape = fine.shape
+        # with the padded rows a multiple of the factor, the crop at row ``p`` and the block
+        # mean along y are one factor per row frequency (a shift by p, a box of f) and a fold
+        # of the spectrum onto the coarse rows: the inverse FFT runs on f times fewer rows (the
+        # same values to round-off); else (odd padding of an even factor) the whole field
+        self._row_fold = (np.exp(2j * np.pi * ky * p)
+                          * np.exp(2j * np.pi * ky * np.arange(self.factor)).mean(axis=1,
+                                                                                 keepdims=True)
+                          if shape[0] % self.factor == 0 else None)
 
     def __call__(self, dy: float, dx: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         """(coarse prediction, weight): the field a sensor with PSF ``sigma`` would see after the
@@ -132,14 +140,26 @@ class _Forward:
             blur = self._blur[sigma] = np.exp(-2 * np.pi**2 * sigma**2 * self.k2)
             if len(self._blur) > 8:
                 self._blur.pop(next(iter(self._blur)))
-        h = np.exp(-2j * np.pi * self.ky * dy) * (np.exp(-2j * np.pi * self.kx * dx) * blur)
-        num = np.fft.irfft2(self.fnum * h, s=self.shape)
-        den = np.fft.irfft2(self.fden * h, s=self.shape)
-        p, (ny, nx) = self.pad, self.fine_shape
-        num, den = num[p : p + ny, p : p + nx], den[p : p + ny, p : p + nx]
-        f = self.factor
-        bn = block_view(num, f).mean(axis=_AXES)
-        bd = block_view(den, f).mean(axis=_AXES)
+        p, (ny, nx), f = self.pad, self.fine_shape, self.factor
+        if self._row_fold is None:
+            h = np.exp(-2j * np.pi * self.ky * dy) * (np.exp(-2j * np.pi * self.kx * dx) * blur)
+            num = np.fft.irfft2(self.fnum * h, s=self.shape)
+            den = np.fft.irfft2(self.fden * h, s=self.shape)
+            num, den = num[p : p + ny, p : p + nx], den[p : p + ny, p : p + nx]
+            bn = block_view(num, f).mean(axis=_AXES)
+            bd = block_view(den, f).mean(axis=_AXES)
+        else:  # irfft2 is the inverse FFT along y, then along x: y's done on the folded rows
+            h = (np.exp(-2j * np.pi * self.ky * dy) * self._row_fold) * (
+                np.exp(-2j * np.pi * self.kx * dx) * blur)
+            rows = self.shape[0] // f
+
+            def coarse_rows(spectrum: np.ndarray) -> np.ndarray:
+                folded = (spectrum * h).reshape(f, rows, -1).sum(axis=0)
+                out = np.fft.ifft(folded, axis=0)[: ny // f] / f
+                out = np.fft.irfft(out, n=self.shape[1], axis=1)[:, p : p + nx]
+                return out.reshape(ny // f, nx // f, f).mean(axis=-1)
+
+            bn, bd = coarse_rows(self.fnum), coarse_rows(self.fden)
         with np.errstate(invalid="ignore", divide="ignore"):
             pred = bn / bd
         if self.radiometric:
