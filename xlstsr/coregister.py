@@ -46,6 +46,7 @@ from .validate import (
     check_whole,
     decode_guide,
     image_order,
+    label_transform,
     nearest_block_size,
     prepare_lst,
     require_georeferenced,
@@ -158,7 +159,7 @@ def _on_nested_grid(fine: xr.DataArray, lst: xr.DataArray, factor: int,
 
         tr = Transformer.from_crs(lst.rio.crs, fine.rio.crs, always_xy=True)
         xx, yy = tr.transform(xx, yy)
-    col, row = ~fine.rio.transform(recalc=True) * (xx, yy)
+    col, row = ~label_transform(fine) * (xx, yy)
     coords = [np.asarray(row) - 0.5, np.asarray(col) - 0.5]  # pixel-centre index space
     blur = _resampling_variance(*coords)
     lead = [d for d in fine.dims if d not in (gy, gx)]
@@ -1225,7 +1226,7 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
         dx, dy = x1 - cx, y1 - cy
     else:
         dx, dy = sx, sy
-    t = fine.rio.transform(recalc=True)
+    t = label_transform(fine)
     out = fine.assign_coords({gx: fine[gx] + dx, gy: fine[gy] + dy})
     out = out.rio.write_transform(Affine.translation(dx, dy) * t)
     summary = {k: np.atleast_1d(v.values).tolist() for k, v in offset.data_vars.items()}

@@ -57,6 +57,7 @@ from .validate import (
     check_whole,
     decode_lst,
     georeference,
+    label_transform,
     prepare_lst,
     select_lst,
     spatial_dims,
@@ -1081,7 +1082,7 @@ def _same_grid(a: xr.DataArray, b: xr.DataArray) -> bool:
     by, bx = spatial_dims(b)
     if (a.sizes[ay], a.sizes[ax]) != (b.sizes[by], b.sizes[bx]) or a.rio.crs != b.rio.crs:
         return False
-    ta, tb = a.rio.transform(recalc=True), b.rio.transform(recalc=True)
+    ta, tb = label_transform(a), label_transform(b)
     tol = 1e-6 * abs(tb.a)
     return all(abs(p - q) <= tol for p, q in zip(ta[:6], tb[:6]))
 

@@ -25,6 +25,7 @@ from .validate import (
     _written_transform,
     crs_mismatch,
     crs_name_and_axis,
+    label_transform,
     north_up,
     require_georeferenced,
     spatial_dims,
@@ -151,7 +152,7 @@ def _axes(da: xr.DataArray) -> tuple[Affine, tuple[tuple[float, float] | None, .
     as long as one axis disagreed, gave labels 1e-9 m off on the other too; recomputed, a
     south-up axis lost the file's pixel (0.025 for its 0.025000000000000015).
     """
-    t = da.rio.transform(recalc=True)
+    t = label_transform(da)
     if t.b != 0 or t.d != 0:
         raise GridError("rotated grids are not supported; reproject to a north-up grid first")
     rev: list[tuple[float, float] | None] = [None, None]
@@ -1451,7 +1452,7 @@ def pixel_side(da: xr.DataArray, like: xr.DataArray) -> float:
     >>> round(pixel_side(s["ndvi_250m"], s["lst_1km"]), 1)
     231.7
     """
-    a, _, c, _, e, f = tuple(da.rio.transform(recalc=True))[:6]
+    a, _, c, _, e, f = tuple(label_transform(da))[:6]
     if crs_mismatch(da, like) is None:
         return float(np.sqrt(abs(a * e)))
     from pyproj import Transformer
