@@ -15,7 +15,7 @@ drifting during the run weighs on both alike. Reported: wall and CPU seconds, th
 peak of numpy's allocations (tracemalloc) and the largest difference between the two sides'
 estimates (metres; numerical noise).
 
-Usage: ``python benchmarks/forward_fold.py [--out docs/results] [--smoke]`` (about 10 min on 2
+Usage: ``python benchmarks/forward_fold.py [--out docs/results] [--smoke]`` (about 4 min on 2
 cores: the 35 evaluation pairs; ``--smoke``: the central 32 x 32 km of one pair, each side
 once, a test of the code path).
 """

@@ -174,7 +174,7 @@ def test_cube_benchmarks_check_the_cube_they_find(name, tmp_path, monkeypatch, t
 
 
 @pytest.mark.parametrize("name", ["conserve_forms", "adaptation", "coregistration",
-                                  "correction_variants"])
+                                  "forward_fold", "correction_variants"])
 def test_split_benchmarks_refuse_held_back_data_in_one_line(name, tmp_path, monkeypatch,
                                                             threads):
     # before: even --smoke ended in a raw InputNotFoundError traceback ('002', '040')
