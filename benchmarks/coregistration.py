@@ -28,6 +28,7 @@ import platform
 import time
 import tracemalloc
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,22 +65,65 @@ def before() -> Any:
         kc._Forward.surface = separable
 
 
-def run_once(aster: Any, lst: Any, step: float | None, loop: bool) -> dict[str, float]:
+def run_once(fine: Any, lst: Any, old: Callable[[], Any] | None = None,
+             **options: Any) -> dict[str, float]:
+    """One ``estimate_offset(fine, lst, **options)``: wall and CPU seconds, the peak of numpy's
+    allocations and the shift; inside ``old()`` (the code replaced, patched in) when given."""
     mine = not tracemalloc.is_tracing()  # a tracer started by someone else is left running
     if mine:
         tracemalloc.start()
     tracemalloc.reset_peak()
     try:
         t, c = time.perf_counter(), time.process_time()
-        with before() if loop else contextlib.nullcontext(), warnings.catch_warnings():
+        with old() if old else contextlib.nullcontext(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est = xlstsr.estimate_offset(aster, lst, search_step=step, errors="ignore")
+            est = xlstsr.estimate_offset(fine, lst, errors="ignore", **options)
         return {"seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c,
                 "peak_mib": tracemalloc.get_traced_memory()[1] / 2**20,
                 "shift_x": float(est.shift_x), "shift_y": float(est.shift_y)}
     finally:
         if mine:
             tracemalloc.stop()
+
+
+def side_by_side(label: str, fine: Any, lst: Any, old: Callable[[], Any], smoke: bool,
+                 **options: Any) -> dict[str, list[dict[str, float]]]:
+    """One pair's runs, new and ``old`` in turn: A B B A (load drifting during the run weighs
+    on both alike); A B in a smoke run (nothing is measured)."""
+    a1 = run_once(fine, lst, **options)
+    b1 = run_once(fine, lst, old, **options)
+    if smoke:
+        return {"new": [a1], "old": [b1]}
+    b2 = run_once(fine, lst, old, **options)
+    a2 = run_once(fine, lst, **options)
+    print(f"{label}: {a1['seconds'] + a2['seconds']:.2f} s vs "
+          f"{b1['seconds'] + b2['seconds']:.2f} s", flush=True)
+    return {"new": [a1, a2], "old": [b1, b2]}
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sums over the pairs' runs of each side, their ratios, the peak and the largest
+    difference of the two sides' first estimates (metres)."""
+    tot = {side: sum(run["seconds"] for r in rows for run in r[side]) for side in ("new", "old")}
+    cpu = {side: sum(run["cpu_s"] for r in rows for run in r[side]) for side in ("new", "old")}
+    diffs = [max(abs(r["new"][0][c] - r["old"][0][c]) for c in ("shift_x", "shift_y"))
+             for r in rows if np.isfinite(r["new"][0]["shift_x"])]
+    return {
+        "pairs": len(rows), "seconds": tot, "cpu_s": cpu,
+        "ratio": tot["old"] / tot["new"], "cpu_ratio": cpu["old"] / cpu["new"],
+        "peak_mib": {side: max(run["peak_mib"] for r in rows for run in r[side])
+                     for side in ("new", "old")},
+        "max_shift_difference_m": max(diffs) if diffs else float("nan"),
+        "estimated": len(diffs),
+    }
+
+
+def table_row(label: str, r: dict[str, Any]) -> str:
+    """A table row of :func:`summarise`'s figures."""
+    return (f"| {label} | {r['pairs']} | {r['seconds']['new']:.1f} ({r['cpu_s']['new']:.1f}) | "
+            f"{r['seconds']['old']:.1f} ({r['cpu_s']['old']:.1f}) | {r['ratio']:.2f} "
+            f"({r['cpu_ratio']:.2f}) | {r['peak_mib']['new']:.0f} / {r['peak_mib']['old']:.0f} "
+            f"| {r['max_shift_difference_m']:.2g} |")
 
 
 def measure(pairs: list[str], smoke: bool) -> dict[str, dict[str, Any]]:
@@ -94,80 +138,73 @@ def measure(pairs: list[str], smoke: bool) -> dict[str, dict[str, Any]]:
             # the mask of the published figures (aster_truth_mask's default became clear=True)
             aster = aster.where(aster_truth_mask(aster, clear=False))
             lst.load(), aster.load()
-            a1 = run_once(aster, lst, step, loop=False)
-            b1 = run_once(aster, lst, step, loop=True)
-            if smoke:  # A B: each side once (nothing is measured)
-                rows.append({"pair": pid, "new": [a1], "old": [b1]})
-                continue
-            b2 = run_once(aster, lst, step, loop=True)
-            a2 = run_once(aster, lst, step, loop=False)
-            rows.append({"pair": pid, "new": [a1, a2], "old": [b1, b2]})
-            print(f"{name} {pid}: {a1['seconds'] + a2['seconds']:.2f} s vs "
-                  f"{b1['seconds'] + b2['seconds']:.2f} s", flush=True)
-        tot = {side: sum(run["seconds"] for r in rows for run in r[side])
-               for side in ("new", "old")}
-        cpu = {side: sum(run["cpu_s"] for r in rows for run in r[side])
-               for side in ("new", "old")}
-        diffs = [max(abs(r["new"][0][c] - r["old"][0][c]) for c in ("shift_x", "shift_y"))
-                 for r in rows if np.isfinite(r["new"][0]["shift_x"])]
-        res[name] = {
-            "pairs": len(rows), "seconds": tot, "cpu_s": cpu,
-            "ratio": tot["old"] / tot["new"], "cpu_ratio": cpu["old"] / cpu["new"],
-            "peak_mib": {side: max(run["peak_mib"] for r in rows for run in r[side])
-                         for side in ("new", "old")},
-            "max_shift_difference_m": max(diffs) if diffs else float("nan"),
-            "estimated": len(diffs),
-        }
+            rows.append({"pair": pid, **side_by_side(f"{name} {pid}", aster, lst, before, smoke,
+                                                     search_step=step)})
+        res[name] = summarise(rows)
     return res
 
 
-def render(res: dict[str, dict[str, Any]], seconds: float, smoke: bool) -> str:
+def page(title: str, script: str, smoke: bool, seconds: float, protocol: str, column: str,
+         res: dict[str, dict[str, Any]], closing: str) -> str:
+    """A speed page: ``title``, how it was written, ``protocol``, the table of ``res`` (rows
+    named in ``column``), ``closing``."""
     lines = [
-        "# Co-registration speed: separable grid search vs the per-candidate FFT",
+        f"# {title}",
         "",
-        f"Written by `python benchmarks/coregistration.py{' --smoke' * smoke}` in "
+        f"Written by `python benchmarks/{script}{' --smoke' * smoke}` in "
         f"{seconds / 60:.1f} min on {platform.node()} ({platform.machine()}, "
         f"{os.cpu_count() or '?'} CPU cores); the protocol is the script's docstring. "
-        "`xlstsr.estimate_offset(aster, lst)` "
-        "(PSF estimated, ASTER truth-masked) on each shared evaluation pair, the new and the "
-        "old grid search in turn (A B B A per pair); sums over the runs.",
+        f"{protocol}",
         "",
-        "| grid | pairs | new: wall s (CPU) | old: wall s (CPU) | old / new wall (CPU) | "
+        f"| {column} | pairs | new: wall s (CPU) | old: wall s (CPU) | old / new wall (CPU) | "
         "peak of numpy allocations new / old, MiB | largest shift difference, m |",
         "|---|---|---|---|---|---|---|",
+        *[table_row(name, r) for name, r in res.items()],
+        "",
+        closing,
     ]
-    for name, r in res.items():
-        lines.append(
-            f"| {name} | {r['pairs']} | {r['seconds']['new']:.1f} ({r['cpu_s']['new']:.1f}) | "
-            f"{r['seconds']['old']:.1f} ({r['cpu_s']['old']:.1f}) | {r['ratio']:.2f} "
-            f"({r['cpu_ratio']:.2f}) | {r['peak_mib']['new']:.0f} / {r['peak_mib']['old']:.0f} "
-            f"| {r['max_shift_difference_m']:.2g} |")
-    lines += ["", "The grid search is one part of each estimate: the Nelder-Mead refinement "
-              "(which moves the PSF width too) and the uncertainty still evaluate the Fourier "
-              "model candidate by candidate, so the whole estimate gains less than the grid."]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def render(res: dict[str, dict[str, Any]], seconds: float, smoke: bool) -> str:
+    return page(
+        "Co-registration speed: separable grid search vs the per-candidate FFT",
+        "coregistration.py", smoke, seconds,
+        "`xlstsr.estimate_offset(aster, lst)` (PSF estimated, ASTER truth-masked) on each shared "
+        "evaluation pair, the new and the old grid search in turn (A B B A per pair); sums over "
+        "the runs.", "grid", res,
+        "The grid search is one part of each estimate: the Nelder-Mead refinement (which moves "
+        "the PSF width too) and the uncertainty still evaluate the Fourier model candidate by "
+        "candidate, so the whole estimate gains less than the grid.")
+
+
+def run(argv: list[str] | None, script: str, description: str, smoke_help: str,
+        measure: Callable[[list[str], bool], dict[str, dict[str, Any]]],
+        render: Callable[[dict[str, dict[str, Any]], float, bool], str]) -> int:
+    """A speed script's command line: ``measure`` on the evaluation pairs (the first in a
+    smoke run), the page ``render`` writes in ``--out`` (``script``'s name, ``.md``)."""
+    name = script.removesuffix(".py")
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
-    ap.add_argument("--smoke", action="store_true",
-                    help="the centre of one pair, the default grid, each side once: a test of "
-                    "the code path")
+    ap.add_argument("--smoke", action="store_true", help=smoke_help)
     args = ap.parse_args(argv)
     from accuracy_modis_aster import refuse_held_back_data  # a sibling script
 
     # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
-    refuse_held_back_data("coregistration.py", "measures the offsets of EVAL_PAIRS")
+    refuse_held_back_data(script, "measures the offsets of EVAL_PAIRS")
     # a smoke run (a test of the code path) never replaces the published pages
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     t0 = time.perf_counter()
     res = measure(list(EVAL_PAIRS[:1] if args.smoke else EVAL_PAIRS), args.smoke)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "coregistration.md").write_text(render(res, time.perf_counter() - t0,
-                                                       args.smoke))
+    (args.out / f"{name}.md").write_text(render(res, time.perf_counter() - t0, args.smoke))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv, "coregistration.py", __doc__.splitlines()[0], "the centre of one pair, "
+               "the default grid, each side once: a test of the code path", measure, render)
 
 
 if __name__ == "__main__":

@@ -22,22 +22,12 @@ once, a test of the code path).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
-import platform
-import time
-import tracemalloc
-import warnings
-from pathlib import Path
 from typing import Any
 
-import xlstsr
-from xlstsr.datasets import EVAL_PAIRS, aster_truth_mask, open_modis_aster_pair
-from xlstsr.datasets.root import results_dir
+from xlstsr.datasets import aster_truth_mask, open_modis_aster_pair
 from xlstsr.kernels import coregister as kc
 
-ROOT = Path(__file__).resolve().parents[1]
 #: use -> estimate_offset's keywords
 USES = {"ASTER onto MODIS, PSF estimated": {}, "NDVI onto MODIS, box PSF": {"psf": False}}
 
@@ -58,25 +48,9 @@ def unfolded() -> Any:
         kc._Forward.__init__ = init
 
 
-def run_once(fine: Any, lst: Any, options: dict[str, Any], before: bool) -> dict[str, float]:
-    mine = not tracemalloc.is_tracing()  # a tracer started by someone else is left running
-    if mine:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    try:
-        t, c = time.perf_counter(), time.process_time()
-        with unfolded() if before else contextlib.nullcontext(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est = xlstsr.estimate_offset(fine, lst, errors="ignore", **options)
-        return {"seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c,
-                "peak_mib": tracemalloc.get_traced_memory()[1] / 2**20,
-                "shift_x": float(est.shift_x), "shift_y": float(est.shift_y)}
-    finally:
-        if mine:
-            tracemalloc.stop()
-
-
 def measure(pairs: list[str], smoke: bool) -> dict[str, dict[str, Any]]:
+    from coregistration import side_by_side, summarise  # a sibling script
+
     rows: dict[str, list[dict[str, Any]]] = {use: [] for use in USES}
     for pid in pairs:
         lst, ndvi, aster = open_modis_aster_pair(pid)
@@ -89,76 +63,30 @@ def measure(pairs: list[str], smoke: bool) -> dict[str, dict[str, Any]]:
         lst.load(), ndvi.load(), aster.load()
         for use, options in USES.items():
             fine = aster if "ASTER" in use else ndvi
-            a1 = run_once(fine, lst, options, before=False)
-            b1 = run_once(fine, lst, options, before=True)
-            if smoke:  # A B: each side once (nothing is measured)
-                rows[use].append({"pair": pid, "new": [a1], "old": [b1]})
-                continue
-            b2 = run_once(fine, lst, options, before=True)
-            a2 = run_once(fine, lst, options, before=False)
-            rows[use].append({"pair": pid, "new": [a1, a2], "old": [b1, b2]})
-            print(f"{use} {pid}: {a1['seconds'] + a2['seconds']:.2f} s vs "
-                  f"{b1['seconds'] + b2['seconds']:.2f} s", flush=True)
-    res: dict[str, dict[str, Any]] = {}
-    for use, rs in rows.items():
-        tot = {side: sum(run["seconds"] for r in rs for run in r[side]) for side in ("new", "old")}
-        cpu = {side: sum(run["cpu_s"] for r in rs for run in r[side]) for side in ("new", "old")}
-        diffs = [max(abs(r["new"][0][c] - r["old"][0][c]) for c in ("shift_x", "shift_y"))
-                 for r in rs if r["new"][0]["shift_x"] == r["new"][0]["shift_x"]]
-        res[use] = {
-            "pairs": len(rs), "seconds": tot, "cpu_s": cpu,
-            "ratio": tot["old"] / tot["new"], "cpu_ratio": cpu["old"] / cpu["new"],
-            "peak_mib": {side: max(run["peak_mib"] for r in rs for run in r[side])
-                         for side in ("new", "old")},
-            "max_shift_difference_m": max(diffs) if diffs else float("nan"),
-        }
-    return res
+            rows[use].append({"pair": pid, **side_by_side(f"{use} {pid}", fine, lst, unfolded,
+                                                          smoke, **options)})
+    return {use: summarise(rs) for use, rs in rows.items()}
 
 
 def render(res: dict[str, dict[str, Any]], seconds: float, smoke: bool) -> str:
-    lines = [
-        "# Co-registration speed: the forward model's row fold vs the whole-field inverse FFT",
-        "",
-        f"Written by `python benchmarks/forward_fold.py{' --smoke' * smoke}` in "
-        f"{seconds / 60:.1f} min on {platform.node()} ({platform.machine()}, "
-        f"{os.cpu_count() or '?'} CPU cores); the protocol is the script's docstring. "
+    from coregistration import page  # a sibling script
+
+    return page(
+        "Co-registration speed: the forward model's row fold vs the whole-field inverse FFT",
+        "forward_fold.py", smoke, seconds,
         "`xlstsr.estimate_offset(fine, lst)` on each shared evaluation pair (ASTER "
         "truth-masked), the fold on and off in turn (A B B A per pair); sums over the runs.",
-        "",
-        "| use | pairs | new: wall s (CPU) | old: wall s (CPU) | old / new wall (CPU) | "
-        "peak of numpy allocations new / old, MiB | largest shift difference, m |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for use, r in res.items():
-        lines.append(
-            f"| {use} | {r['pairs']} | {r['seconds']['new']:.1f} ({r['cpu_s']['new']:.1f}) | "
-            f"{r['seconds']['old']:.1f} ({r['cpu_s']['old']:.1f}) | {r['ratio']:.2f} "
-            f"({r['cpu_ratio']:.2f}) | {r['peak_mib']['new']:.0f} / {r['peak_mib']['old']:.0f} "
-            f"| {r['max_shift_difference_m']:.2g} |")
-    lines += ["", "The fold speeds up each evaluation of the Fourier model (the refinement, the "
-              "uncertainty, the choice of the pixels compared); the grid search is separable "
-              "matrix products (`benchmarks/coregistration.py`) and is unchanged."]
-    return "\n".join(lines) + "\n"
+        "use", res,
+        "The fold speeds up each evaluation of the Fourier model (the refinement, the "
+        "uncertainty, the choice of the pixels compared); the grid search is separable matrix "
+        "products (`benchmarks/coregistration.py`) and is unchanged.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None,
-                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
-    ap.add_argument("--smoke", action="store_true",
-                    help="the centre of one pair, each side once: a test of the code path")
-    args = ap.parse_args(argv)
-    from accuracy_modis_aster import refuse_held_back_data  # a sibling script
+    from coregistration import run  # a sibling script
 
-    # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
-    refuse_held_back_data("forward_fold.py", "measures the offsets of EVAL_PAIRS")
-    # a smoke run (a test of the code path) never replaces the published pages
-    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
-    t0 = time.perf_counter()
-    res = measure(list(EVAL_PAIRS[:1] if args.smoke else EVAL_PAIRS), args.smoke)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "forward_fold.md").write_text(render(res, time.perf_counter() - t0, args.smoke))
-    return 0
+    return run(argv, "forward_fold.py", __doc__.splitlines()[0], "the centre of one pair, each "
+               "side once: a test of the code path", measure, render)
 
 
 if __name__ == "__main__":
