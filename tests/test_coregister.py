@@ -279,6 +279,17 @@ def test_row_fold_gives_the_whole_field_forward_model(factor, pad, radiometric):
     assert kc._Forward(fine, 4, 9, radiometric)._row_fold is None or factor != 4
 
 
+def test_a_fine_field_of_partial_blocks_is_refused_with_the_fold_too():
+    # the row fold would have cut the extra rows off without a word (66 rows, factor 4, padded
+    # to 96): block_view's error, as on the whole-field path (compared_in checks no shape)
+    from xlstsr.kernels import coregister as kc
+
+    fine = np.random.default_rng(1).standard_normal((66, 64))
+    for shift in (1.0, 2.0):  # padded rows 96 (a multiple of 4) and 98
+        with pytest.raises(ValueError, match="not a multiple of factor 4"):
+            kc.compared_in(fine, np.zeros((16, 16)), 4, psf=False, max_shift=shift)
+
+
 @pytest.mark.parametrize(
     ("factor", "shape", "sigma", "radiometric", "block"),
     [(4, (84, 76), 1.1, False, None), (4, (84, 76), 1.1, True, 1),

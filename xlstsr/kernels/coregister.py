@@ -125,11 +125,13 @@ class _Forward:
         # with the padded rows a multiple of the factor, the crop at row ``p`` and the block
         # mean along y are one factor per row frequency (a shift by p, a box of f) and a fold
         # of the spectrum onto the coarse rows: the inverse FFT runs on f times fewer rows (the
-        # same values to round-off); else (odd padding of an even factor) the whole field
+        # same values to round-off); else (2 p not a multiple of f) the whole field, as for
+        # sides that are not whole blocks (block_view names those)
+        whole = fine.shape[0] % self.factor == 0 and fine.shape[1] % self.factor == 0
         self._row_fold = (np.exp(2j * np.pi * ky * p)
                           * np.exp(2j * np.pi * ky * np.arange(self.factor)).mean(axis=1,
                                                                                  keepdims=True)
-                          if shape[0] % self.factor == 0 else None)
+                          if whole and shape[0] % self.factor == 0 else None)
 
     def __call__(self, dy: float, dx: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         """(coarse prediction, weight): the field a sensor with PSF ``sigma`` would see after the
