@@ -330,8 +330,8 @@ def _written_transform(da: xr.DataArray) -> Any:
 def label_transform(da: xr.DataArray) -> Any:
     """``da.rio.transform(recalc=True)``: the transform rioxarray computes from the first and
     last labels of each axis, computed as it does from the label arrays (its own reads each
-    label through the DataArray's indexing, ~6 ms a call, and every step of a run asks again;
-    a fifth of a guided upscale's own time). rioxarray's where it does not compute it from
+    label through the DataArray's indexing: 4.4 ms a call against 0.36 ms on a 200 x 200
+    grid, and every step of a run asks again). rioxarray's where it does not compute it from
     the labels: an axis of one pixel or without labels, a written transform with rotation.
 
     Examples
